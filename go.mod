@@ -1,0 +1,3 @@
+module github.com/sotasystems/sota
+
+go 1.26
