@@ -1,0 +1,56 @@
+# sota build, test and tooling. Everything a fresh machine needs beyond the Go
+# toolchain is installed by these targets into the project (./.tools).
+
+GO          ?= go
+VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS     := -s -w -X main.version=$(VERSION)
+TOOLS       := $(CURDIR)/.tools
+STATICCHECK := $(TOOLS)/staticcheck
+STATICCHECK_VERSION := v0.8.2
+# Packages whose code runs goroutines: tested again under the race detector.
+RACE_PKGS   := ./backend/... ./tokenizer/... ./model/...
+
+.PHONY: all build run test test-short lint bench golden generate clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/sota ./cmd/sota
+
+# The main job: tell a story with the built-in demo model on the CPU.
+run: build
+	./bin/sota generate --prompt "Once upon a time"
+
+# The whole test suite: unit, golden and end-to-end tests, the race detector
+# on concurrent packages, and the portable (non-assembly) kernels.
+test:
+	$(GO) vet ./...
+	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -race $(RACE_PKGS)
+	$(GO) test -count=1 -tags purego ./backend/cpu/...
+
+test-short:
+	$(GO) test -short ./...
+
+$(STATICCHECK):
+	GOBIN=$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+lint: $(STATICCHECK)
+	$(GO) vet ./...
+	$(STATICCHECK) ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+
+# Benchmarks: CPU decode against the memory-bandwidth roofline, sampler, tokenizer.
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./backend/cpu/
+	$(GO) test -run '^$$' -bench . ./sample/ ./tokenizer/
+
+# Regenerate golden files (needs network access to PyPI; never run by CI).
+golden:
+	scripts/golden.sh
+
+generate:
+	$(GO) generate ./...
+
+clean:
+	rm -rf bin .tools
