@@ -1,0 +1,119 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
+	"github.com/sotasystems/sota/backend/cpu"
+	"github.com/sotasystems/sota/internal/demo"
+	"github.com/sotasystems/sota/model"
+	"github.com/sotasystems/sota/tokenizer"
+)
+
+// modelSource says where weights and tokenizer come from.
+type modelSource struct {
+	Dir           string // Hugging Face folder; "" = the built-in demo model
+	TokenizerDir  string // "" = Dir
+	RandomWeights bool   // Dir (or a config.json path) gives only the architecture
+	WeightsSeed   uint64
+}
+
+// loaded is a model ready to run.
+type loaded struct {
+	name string
+	m    *model.Model
+	tok  *tokenizer.Tokenizer // nil when the model has no tokenizer (random weights)
+}
+
+func (s modelSource) load(logger *slog.Logger) (*loaded, error) {
+	start := time.Now()
+	var l loaded
+	var err error
+	switch {
+	case s.RandomWeights:
+		if s.Dir == "" {
+			return nil, errors.New("--random-weights needs --model: a config.json or a folder holding one")
+		}
+		cfg, err := model.LoadConfigFile(s.Dir)
+		if err != nil {
+			return nil, err
+		}
+		if l.m, err = model.Random(cfg, s.WeightsSeed); err != nil {
+			return nil, err
+		}
+		l.name = filepath.Base(s.Dir)
+	case s.Dir == "":
+		if l.m, err = model.LoadFS(demo.FS()); err != nil {
+			return nil, fmt.Errorf("built-in model: %w", err)
+		}
+		if l.tok, err = tokenizer.LoadFS(demo.FS()); err != nil {
+			return nil, fmt.Errorf("built-in model: %w", err)
+		}
+		l.name = demo.Name
+	default:
+		if l.m, err = model.Load(s.Dir); err != nil {
+			return nil, err
+		}
+		l.name = filepath.Base(filepath.Clean(s.Dir))
+	}
+	if l.tok == nil {
+		if l.tok, err = s.loadTokenizer(); err != nil {
+			l.m.Close()
+			return nil, err
+		}
+	}
+	cfg := &l.m.Config
+	logger.Debug("model loaded", "model", l.name, "arch", cfg.Arch, "params", cfg.NumParams(),
+		"layers", cfg.NumLayers, "hidden", cfg.HiddenSize, "vocab", cfg.VocabSize,
+		"random_weights", s.RandomWeights, "elapsed", time.Since(start).Round(time.Millisecond))
+	return &l, nil
+}
+
+// loadTokenizer finds tokenizer.json in TokenizerDir, else beside the model.
+// A random-weights model from a bare config.json may have none.
+func (s modelSource) loadTokenizer() (*tokenizer.Tokenizer, error) {
+	dir := s.TokenizerDir
+	if dir == "" {
+		dir = s.Dir
+		if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
+			dir = filepath.Dir(dir)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "tokenizer.json")); errors.Is(err, fs.ErrNotExist) && s.RandomWeights {
+			return nil, nil
+		}
+	}
+	tok, err := tokenizer.Load(dir)
+	if err != nil {
+		return nil, fmt.Errorf("tokenizer: %w", err)
+	}
+	return tok, nil
+}
+
+// newCPUBackend builds the CPU backend, with a progress bar on a terminal
+// when the weights are large enough to take a while.
+func newCPUBackend(l *loaded, opts cpu.Options) (*cpu.Backend, error) {
+	const barThreshold = 256 << 20
+	var bar *progressbar.ProgressBar
+	opts.Progress = func(done, total int64) {
+		if bar == nil {
+			if total < barThreshold || !term.IsTerminal(int(os.Stderr.Fd())) {
+				return
+			}
+			bar = progressbar.DefaultBytes(total, "loading weights")
+		}
+		_ = bar.Set64(done)
+	}
+	be, err := cpu.New(l.m, opts)
+	if bar != nil {
+		_ = bar.Finish()
+	}
+	return be, err
+}
