@@ -59,6 +59,9 @@ type GenerationConfig struct {
 	TopK        *int
 	DoSample    bool
 	MaxLength   int // 0 when absent
+
+	MaxNewTokens      int      // 0 when absent
+	RepetitionPenalty *float64 // nil when absent
 }
 
 // Layer holds the tensors of one decoder layer. Shapes are Hugging Face's

@@ -35,8 +35,9 @@ type Tensor struct {
 	Name  string
 	DType DType
 	Shape []int
-	raw   []byte          // little-endian elements; nil when gen is set
-	gen   func([]float32) // fills all elements (random weights)
+	raw   []byte                         // little-endian elements; nil when gen is set
+	gen   func([]float32)                // fills all elements (random weights)
+	genAt func(dst []float32, start int) // fills elements [start, start+len(dst)); set with gen
 }
 
 // NewTensor wraps raw little-endian bytes; len(raw) must match shape and dtype.
@@ -55,6 +56,16 @@ func NewTensor(name string, dtype DType, shape []int, raw []byte) (*Tensor, erro
 func NewGenerated(name string, shape []int, gen func(dst []float32)) *Tensor {
 	return &Tensor{Name: name, DType: F32, Shape: shape, gen: gen}
 }
+
+// NewGeneratedAt makes an F32 tensor whose elements gen writes on demand,
+// any range at a time: gen(dst, start) writes elements [start, start+len(dst)),
+// so big tensors can be produced in chunks (and in parallel by the caller).
+func NewGeneratedAt(name string, shape []int, gen func(dst []float32, start int)) *Tensor {
+	return &Tensor{Name: name, DType: F32, Shape: shape, genAt: gen, gen: func(dst []float32) { gen(dst, 0) }}
+}
+
+// Generated reports whether the elements are produced on demand.
+func (t *Tensor) Generated() bool { return t.gen != nil }
 
 // NumElements is the product of the shape.
 func (t *Tensor) NumElements() int {
@@ -82,21 +93,48 @@ func (t *Tensor) Float32(dst []float32) error {
 		t.gen(dst)
 		return nil
 	}
+	return t.Float32At(dst, 0)
+}
+
+// Float32At writes elements [start, start+len(dst)), converted to float32,
+// into dst: a chunk of the tensor, for callers that convert or upload big
+// tensors piecewise.
+func (t *Tensor) Float32At(dst []float32, start int) error {
+	n := t.NumElements()
+	if start < 0 || start > n || len(dst) > n-start {
+		return fmt.Errorf("tensor %s: elements [%d, %d) out of range of %d", t.Name, start, start+len(dst), n)
+	}
+	switch {
+	case t.genAt != nil:
+		t.genAt(dst, start)
+		return nil
+	case t.gen != nil:
+		all := make([]float32, n)
+		t.gen(all)
+		copy(dst, all[start:])
+		return nil
+	}
+	size := t.DType.Size()
+	if size == 0 {
+		return fmt.Errorf("tensor %s: unsupported dtype %q", t.Name, t.DType)
+	}
+	if len(t.raw) < (start+len(dst))*size {
+		return fmt.Errorf("tensor %s: %d bytes of data, elements up to %d need %d", t.Name, len(t.raw), start+len(dst), (start+len(dst))*size)
+	}
+	raw := t.raw[start*size:]
 	switch t.DType {
 	case F32:
 		for i := range dst {
-			dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(t.raw[4*i:]))
+			dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
 		}
 	case BF16:
 		for i := range dst {
-			dst[i] = BF16ToFloat32(binary.LittleEndian.Uint16(t.raw[2*i:]))
+			dst[i] = BF16ToFloat32(binary.LittleEndian.Uint16(raw[2*i:]))
 		}
 	case F16:
 		for i := range dst {
-			dst[i] = F16ToFloat32(binary.LittleEndian.Uint16(t.raw[2*i:]))
+			dst[i] = F16ToFloat32(binary.LittleEndian.Uint16(raw[2*i:]))
 		}
-	default:
-		return fmt.Errorf("tensor %s: unsupported dtype %q", t.Name, t.DType)
 	}
 	return nil
 }

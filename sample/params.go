@@ -34,7 +34,8 @@ func Defaults() Params { return Params{Temperature: 1, TopP: 1, RepetitionPenalt
 // Greedy reports whether p always picks the most likely token.
 func (p Params) Greedy() bool { return p.Temperature == 0 }
 
-// Validate checks ranges; vocab > 0 also bounds logit_bias ids and TopK.
+// Validate checks ranges; vocab > 0 also bounds logit_bias ids. A TopK at or
+// above the vocabulary size keeps every token (the sampler treats it as off).
 func (p Params) Validate(vocab int) error {
 	bad := func(name string, v any, want string) error {
 		return fmt.Errorf("%w: %s = %v, want %s", ErrInvalidParams, name, v, want)

@@ -64,7 +64,7 @@ func (be *Backend) run(ctx context.Context, b *backend.Batch, rows []int) ([]flo
 		rmsNorm(s.h, s.x, T, hidden, l.mlpNorm, cfg.RMSNormEps)
 		be.pool.matmul(s.gateUp, 2*inter, s.h, hidden, T, l.gateUp)
 		addBias(s.gateUp, T, 2*inter, l.gateUpBias)
-		swiglu(s.act, s.gateUp, T, inter)
+		be.pool.swiglu(s.act, s.gateUp, T, inter)
 		be.pool.matmul(s.tmp, hidden, s.act, inter, T, l.down)
 		addBias(s.tmp, T, hidden, l.downBias)
 		addInto(s.x, s.tmp)
@@ -168,14 +168,20 @@ func addInto(dst, src []float32) {
 	}
 }
 
-// swiglu writes act[t] = silu(gate[t]) * up[t] from the fused [T, gate|up] rows.
-func swiglu(act, gateUp []float32, T, inter int) {
-	for t := 0; t < T; t++ {
-		g := gateUp[t*2*inter : t*2*inter+inter]
-		u := gateUp[t*2*inter+inter : (t+1)*2*inter]
-		a := act[t*inter : (t+1)*inter]
-		for i := range a {
-			a[i] = float32(float64(g[i])/(1+math.Exp(-float64(g[i])))) * u[i]
+// swiglu writes act[t] = silu(gate[t]) * up[t] from the fused [T, gate|up]
+// rows, split across the workers (exp dominates, so it is worth it).
+func (pool *workers) swiglu(act, gateUp []float32, T, inter int) {
+	pool.run(T*inter, func(lo, hi int) {
+		for i := lo; i < hi; {
+			t, j := i/inter, i%inter
+			end := min(hi-i+j, inter) // stay within row t
+			g := gateUp[t*2*inter+j : t*2*inter+end]
+			u := gateUp[t*2*inter+inter+j : t*2*inter+inter+end]
+			a := act[t*inter+j : t*inter+end]
+			for k := range a {
+				a[k] = float32(float64(g[k])/(1+math.Exp(-float64(g[k])))) * u[k]
+			}
+			i += end - j
 		}
-	}
+	})
 }

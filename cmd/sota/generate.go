@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"strconv"
 	"time"
 
@@ -52,7 +51,7 @@ func (g *generateCmd) Run(rc *runContext) error {
 	if err != nil {
 		return err
 	}
-	be, err := newCPUBackend(l, cpu.Options{Threads: g.Threads, MaxModelLen: g.MaxModelLen, MaxSeqs: 1})
+	be, err := newCPUBackend(l, cpu.Options{Threads: g.Threads, MaxModelLen: g.MaxModelLen, MaxSeqs: 1}, rc.stderr)
 	if err != nil {
 		return err
 	}
@@ -65,7 +64,7 @@ func (g *generateCmd) Run(rc *runContext) error {
 			eos[id] = true
 		}
 	}
-	out := bufio.NewWriter(os.Stdout)
+	out := bufio.NewWriter(rc.stdout)
 	defer out.Flush()
 	emit := g.emitter(l, out)
 	if g.PromptIDs == nil && g.Prompt != "" {
@@ -82,7 +81,7 @@ func (g *generateCmd) Run(rc *runContext) error {
 	}
 	if !g.Quiet {
 		out.Flush()
-		fmt.Fprintf(os.Stderr, "[%s · %s kernels · prompt %d tokens · generated %d · time to first token %s · %.1f tokens/s]\n",
+		fmt.Fprintf(rc.stderr, "[%s · %s kernels · prompt %d tokens · generated %d · time to first token %s · %.1f tokens/s]\n",
 			l.name, cpu.KernelName(), len(prompt), st.generated, st.ttft.Round(10*time.Microsecond), st.decodeRate())
 	}
 	return nil

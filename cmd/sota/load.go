@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -77,8 +78,9 @@ func (s modelSource) load(logger *slog.Logger) (*loaded, error) {
 	return &l, nil
 }
 
-// loadTokenizer finds tokenizer.json in TokenizerDir, else beside the model.
-// A random-weights model from a bare config.json may have none.
+// loadTokenizer loads tokenizer.json from TokenizerDir, else from beside the
+// model. A model folder without one (random weights from a bare config.json,
+// say) runs without a tokenizer: prompts are then given as token ids.
 func (s modelSource) loadTokenizer() (*tokenizer.Tokenizer, error) {
 	dir := s.TokenizerDir
 	if dir == "" {
@@ -86,7 +88,7 @@ func (s modelSource) loadTokenizer() (*tokenizer.Tokenizer, error) {
 		if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
 			dir = filepath.Dir(dir)
 		}
-		if _, err := os.Stat(filepath.Join(dir, "tokenizer.json")); errors.Is(err, fs.ErrNotExist) && s.RandomWeights {
+		if _, err := os.Stat(filepath.Join(dir, "tokenizer.json")); errors.Is(err, fs.ErrNotExist) {
 			return nil, nil
 		}
 	}
@@ -99,15 +101,18 @@ func (s modelSource) loadTokenizer() (*tokenizer.Tokenizer, error) {
 
 // newCPUBackend builds the CPU backend, with a progress bar on a terminal
 // when the weights are large enough to take a while.
-func newCPUBackend(l *loaded, opts cpu.Options) (*cpu.Backend, error) {
+func newCPUBackend(l *loaded, opts cpu.Options, stderr io.Writer) (*cpu.Backend, error) {
 	const barThreshold = 256 << 20
 	var bar *progressbar.ProgressBar
 	opts.Progress = func(done, total int64) {
 		if bar == nil {
-			if total < barThreshold || !term.IsTerminal(int(os.Stderr.Fd())) {
+			f, ok := stderr.(*os.File)
+			if total < barThreshold || !ok || !term.IsTerminal(int(f.Fd())) {
 				return
 			}
-			bar = progressbar.DefaultBytes(total, "loading weights")
+			bar = progressbar.NewOptions64(total, progressbar.OptionSetWriter(stderr),
+				progressbar.OptionSetDescription("loading weights"), progressbar.OptionShowBytes(true),
+				progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionClearOnFinish())
 		}
 		_ = bar.Set64(done)
 	}

@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -26,44 +27,60 @@ type cli struct {
 
 type versionCmd struct{}
 
-func (versionCmd) Run(*runContext) error {
-	fmt.Println("sota", version)
+func (versionCmd) Run(rc *runContext) error {
+	fmt.Fprintln(rc.stdout, "sota", version)
 	return nil
 }
 
 // runContext is what every subcommand's Run receives.
 type runContext struct {
-	ctx    context.Context
-	logger *slog.Logger
+	ctx            context.Context
+	logger         *slog.Logger
+	stdout, stderr io.Writer
 }
 
 func main() {
-	os.Exit(run(os.Args[1:]))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
-func run(args []string) int {
+// exitRequest carries kong's exit code (after --help) out of the parser.
+type exitRequest int
+
+// run parses args once into the typed config and runs the subcommand; it
+// returns the process exit code (2 for usage errors, 1 for failures).
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int) {
 	var c cli
 	parser, err := kong.New(&c,
 		kong.Name("sota"),
 		kong.Description("sota: an LLM inference engine. Run 'sota generate' to tell a story with the built-in model."),
-		kong.UsageOnError(),
+		kong.Writers(stdout, stderr),
+		kong.Exit(func(code int) { panic(exitRequest(code)) }),
 		kong.TypeMapper(reflectLevel, levelMapper()),
 	)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "sota:", err)
+		fmt.Fprintln(stderr, "sota:", err)
 		return 2
 	}
+	defer func() {
+		if r := recover(); r != nil {
+			req, ok := r.(exitRequest)
+			if !ok {
+				panic(r)
+			}
+			code = int(req)
+		}
+	}()
 	kctx, err := parser.Parse(args)
 	if err != nil {
-		parser.FatalIfErrorf(err)
+		fmt.Fprintf(stderr, "sota: %v (see 'sota --help')\n", err)
 		return 2
 	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: c.LogLevel}))
-	slog.SetDefault(logger)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := kctx.Run(&runContext{ctx: ctx, logger: logger}); err != nil {
-		fmt.Fprintln(os.Stderr, "sota:", err)
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: c.LogLevel}))
+	if err := kctx.Run(&runContext{ctx: ctx, logger: logger, stdout: stdout, stderr: stderr}); err != nil {
+		fmt.Fprintln(stderr, "sota:", err)
 		return 1
 	}
 	return 0

@@ -1,0 +1,20 @@
+package model
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"os"
+)
+
+// readOpen reads the whole of an open file of the given size into memory.
+func readOpen(f *os.File, size int64) ([]byte, func() error, error) {
+	if size < 0 || size > math.MaxInt {
+		return nil, nil, fmt.Errorf("file of %d bytes is too large to read", size)
+	}
+	data := make([]byte, size)
+	if _, err := io.ReadFull(f, data); err != nil {
+		return nil, nil, fmt.Errorf("read: %w", err)
+	}
+	return data, func() error { return nil }, nil
+}
