@@ -42,7 +42,7 @@ lint: $(STATICCHECK)
 
 # Benchmarks: CPU decode against the memory-bandwidth roofline, sampler, tokenizer.
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 3x ./backend/cpu/
+	$(GO) test -run '^$$' -bench DecodeRoofline -benchtime 5x ./backend/cpu/
 	$(GO) test -run '^$$' -bench . ./sample/ ./tokenizer/
 
 # Regenerate golden files (needs network access to PyPI; never run by CI).

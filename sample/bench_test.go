@@ -22,6 +22,7 @@ func BenchmarkSample(b *testing.B) {
 		{"top_k=50,top_p=0.9", Params{Temperature: 0.8, TopK: 50, TopP: 0.9}},
 		{"top_k=4096,top_p=0.9", Params{Temperature: 0.8, TopK: 4096, TopP: 0.9}},
 		{"min_p=0.05", Params{Temperature: 0.8, MinP: 0.05}},
+		{"temperature=100(flat)", Params{Temperature: 100}},
 		{"greedy+logprobs=5", Params{Logprobs: true, TopLogprobs: 5}},
 	}
 	for _, vocab := range []int{128256, 152064} {

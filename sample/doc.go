@@ -20,19 +20,25 @@
 //     penalty. Then presence/frequency penalties (OpenAI) over output only:
 //     logit -= float32(frequency*count) + presence*[count > 0].
 //  4. Temperature == 0: the argmax (Argmax), lowest id on ties; one pass.
-//     Otherwise, with m the largest processed logit x:
-//     - z = (x - m) / T (IEEE float32 subtraction and division, no fast
-//     math) and weight w = float32(exp(z)) (0 when z <= -88), so
-//     the most likely token has w = 1 and w = p / p_max;
-//     - the ranking orders tokens by x, largest first, ties by lower id;
-//     top-k, top-p, min-p and the draw each keep a prefix of it;
-//     - top-k (1 <= k < vocab): keep the first k;
-//     - top-p (0 < top_p < 1): keep the shortest prefix whose mass (Σ w, in
-//     float64) is >= top_p × the mass kept by top-k; at least one token;
-//     - min-p (> 0): of those, keep tokens up to the first with w < min_p;
-//     - draw: u = Uniform(Seed, len(output)); the chosen token is the first
-//     position of the kept prefix whose running mass is > u × the kept mass.
-//     Should rounding leave that unreached, the last kept token with w > 0.
+//     Otherwise the draw below.
+//
+// # The draw (Temperature T > 0)
+//
+// With m the largest processed logit x:
+//
+//   - z = (x - m) / T in IEEE float32 (subtraction then division, no fast
+//     math), and the weight w = float32(e^z), 0 when z <= -88. The most
+//     likely token has w = 1, and w = p / p_max.
+//   - The ranking orders tokens by x, largest first, ties by lower id.
+//     Top-k, top-p, min-p and the draw each keep a prefix of it.
+//   - Top-k (1 <= k < vocab): keep the first k.
+//   - Top-p (0 < top_p < 1): keep the shortest prefix whose mass (Σ w in
+//     float64) is >= float64(top_p) × the mass kept by top-k.
+//   - Min-p (> 0): keep the tokens before the first with w < min_p (never
+//     the first token, whose w is 1).
+//   - Pick: u = Uniform(Seed, len(output)); the token is the first position
+//     of the kept prefix whose running mass is > u × the kept mass. Should
+//     float64 rounding leave that unreached, the last kept token with w > 0.
 //
 // Randomness is counter-based (Uniform): the draw at output index n depends
 // only on (Seed, n), so the same seed and history give the same token, a
@@ -53,10 +59,13 @@
 // # Cost
 //
 // Greedy is one pass over the row. Top-k with k <= 1024 is one heap pass plus
-// k exps. Otherwise two passes (maximum; bucket and weight of every token)
-// plus one cheap pass per bucket a cut falls into, whose members alone are
-// sorted: the vocabulary is never fully sorted. Scratch is reused, so calls
-// do not allocate (Result.Top excepted).
+// k exps. Otherwise two passes (maximum; bucket and weight of every token),
+// then, for each bucket a cut or the draw falls into, one pass over the
+// bucket keys to collect it; a bucket of more than 512 tokens is split 256
+// ways by a finer key (twice at most) instead of being sorted, so only a
+// few hundred tokens are ever sorted, even for flat distributions. The
+// vocabulary is never fully sorted. Scratch is reused, so calls do not
+// allocate (Result.Top excepted).
 //
 // # Concurrency
 //

@@ -222,7 +222,7 @@ func (s *Sampler) split(n int) {
 	for j := range fanout {
 		s.nodes = append(s.nodes, node{
 			lo: nd.lo + start[j], hi: nd.lo + start[j] + int(count[j]), mass: mass[j],
-			base: nd.base, width: nd.width, kids: -1,
+			base: nd.base + float64(j)/scale, width: nd.width / fanout, kids: -1,
 		})
 	}
 	s.nodes[n].kids = kids

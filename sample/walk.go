@@ -208,12 +208,17 @@ func (s *Sampler) draw(logits []float32, p Params, n int) (int32, error) {
 			L, zL = r.pos, r.before
 		}
 	}
-	u := Uniform(p.Seed, n)
-	if r := s.walk(massAbove, L, u*zL, 0); r.found {
+	return s.pick(L, Uniform(p.Seed, n)*zL)
+}
+
+// pick returns the token at the first of the L first positions whose
+// running mass is > target. When there is none (rounding can leave u·zL at
+// or above the walked mass) it returns the last of them with a positive
+// weight.
+func (s *Sampler) pick(L int, target float64) (int32, error) {
+	if r := s.walk(massAbove, L, target, 0); r.found {
 		return r.tok, nil
 	}
-	// Rounding left u*zL at or above the walked mass: take the last kept
-	// token with a positive weight.
 	last := L - 1
 	if r := s.walk(weightBelow, L, 0, math.SmallestNonzeroFloat32); r.found {
 		last = r.pos - 1

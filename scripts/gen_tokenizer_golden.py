@@ -114,7 +114,11 @@ UNICODE = [
     "Z\u0351\u036b\u0343\u036a\u0302\u036b\u033d\u034f\u0334\u0319\u0324\u031e\u0349\u035a\u032f\u031e\u0320\u034da",
     "\U0001d400\U0001d401", "\U00020000\U0002a6d6", "\U0001f600\U0001f64f", "\u0378\u0379",
     "\ufffd", "a\ufffdb", "\uffff", "\U0010ffff", "\u00ad soft hyphen",
-    "\u105c0\u105c1", "\U000105c0\U000105c1 \U00010d40\U00010d41", "ſ ß ẞ K Å ǅ",
+    "\U000105c0\U000105c1 \U00010d40\U00010d41", "ſ ß ẞ K Å ǅ",
+    # Marks the reference's normalization tables predate (combining class 0
+    # there) and a composition they lack.
+    "a\u1ac2\u20ec", "\u0627\u08ca\u0653\u0650", "\U00011935\U00011930", "\u0915\u093c\u1ddb\u064c\u1df6",
+    "\ua7f2\u32ff \U0001f16c",
 ]
 
 SPECIAL_SPELLINGS = [
@@ -179,8 +183,9 @@ def small_corpus():
     # Variants use a subset to keep their files small.
     c = corpus()
     rng = random.Random(7)
-    keep = c[:60] + rng.sample(c[60:], 90)
-    return keep
+    keep = c[:60] + [s for s in UNICODE if s not in c[:60]]
+    rest = [s for s in c if s not in keep]
+    return keep + rng.sample(rest, 150 - len(keep))
 
 
 def decode_sequences(tok, rng):

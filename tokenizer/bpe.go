@@ -16,10 +16,11 @@ type bpe struct {
 	// raw bytes the token stands for (the pre-tokenizer never maps text to
 	// the byte-level alphabet), and tokens with runes outside that alphabet
 	// are left out: no input can produce them.
-	vocab     map[string]int32
-	merges    map[uint64]uint64 // left<<32|right → rank<<32|new id
-	byteLevel bool
-	byteIDs   [256]int32 // byte-level: id of each single byte, -1 if none
+	vocab       map[string]int32
+	unreachable map[string]int32  // byte-level tokens outside the alphabet
+	merges      map[uint64]uint64 // left<<32|right → rank<<32|new id
+	byteLevel   bool
+	byteIDs     [256]int32 // byte-level: id of each single byte, -1 if none
 
 	byteFallback bool
 	fallbackIDs  [256]int32 // id of <0xNN>, -1 if none

@@ -8,6 +8,7 @@ import "unicode/utf8"
 var (
 	byteToRune [256]rune
 	runeToByte = map[rune]byte{}
+	extraBytes [68]byte // the byte of rune 0x100+i
 )
 
 func init() {
@@ -18,6 +19,7 @@ func init() {
 			byteToRune[b] = rune(b)
 		} else {
 			byteToRune[b] = next
+			extraBytes[next-0x100] = byte(b)
 			next++
 		}
 		runeToByte[byteToRune[b]] = byte(b)
@@ -27,15 +29,24 @@ func init() {
 // byteLevelToBytes maps a token written in the byte-level alphabet back to
 // the bytes it stands for. ok is false when a rune is outside the alphabet.
 func byteLevelToBytes(tok string) (b []byte, ok bool) {
-	b = make([]byte, 0, len(tok))
+	return appendByteLevel(make([]byte, 0, len(tok)), tok)
+}
+
+// appendByteLevel appends the bytes of byte-level token tok to dst.
+func appendByteLevel(dst []byte, tok string) ([]byte, bool) {
 	for _, r := range tok {
-		c, in := runeToByte[r]
-		if !in {
-			return nil, false
+		var c byte
+		switch {
+		case r < 0x100 && byteToRune[r] == r:
+			c = byte(r)
+		case r >= 0x100 && r < 0x100+68:
+			c = extraBytes[r-0x100]
+		default:
+			return dst, false
 		}
-		b = append(b, c)
+		dst = append(dst, c)
 	}
-	return b, true
+	return dst, true
 }
 
 // appendLossy appends b to dst as valid UTF-8, replacing every maximal

@@ -194,6 +194,9 @@ func parseDecoder(raw json.RawMessage) (decoder, error) {
 				seq = append(seq, d)
 			}
 		}
+		if len(seq) == 1 {
+			return seq[0], nil
+		}
 		return seq, nil
 	case "Replace":
 		var v struct {

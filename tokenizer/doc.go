@@ -18,7 +18,11 @@
 // look-ahead and Unicode classes that Go's regexp lacks, so each known
 // pattern string is recognised exactly and run by a hand-written scanner
 // (scan.go) that reproduces Oniguruma's leftmost-first backtracking result.
-// Letter/number classes follow Unicode 16 as the reference library does.
+//
+// Unicode data: the reference's regex engine classifies letters and numbers
+// by Unicode 16, and its normalizer uses older tables than Go's; unicode.go
+// and normalizer.go adjust Go's Unicode 15 tables to both (a test fails when
+// Go's tables change, as the adjustments must then be derived again).
 //
 // Concurrency: a *Tokenizer is immutable after Load and safe for concurrent
 // use by any number of goroutines (the BPE word cache is a concurrent map). A
@@ -29,8 +33,18 @@
 //   - Encode never panics and accepts any string; invalid UTF-8 is first
 //     replaced the way Rust's String::from_utf8_lossy does (one U+FFFD per
 //     maximal ill-formed subsequence).
+//   - Added tokens get the ids the reference library gives them on load (the
+//     id of the same text in the vocabulary, else the next free id), whatever
+//     id tokenizer.json writes for them.
 //   - Decode skips ids outside the vocabulary, like the reference library.
-//   - Every string a Decoder returns is valid UTF-8, and for id streams whose
-//     byte tokens form valid UTF-8 the concatenation of Add results and Flush
-//     equals Decode of all the ids.
+//   - Every string a Decoder returns is valid UTF-8. The concatenation of its
+//     Add results and Flush equals Decode of all the ids for byte-level
+//     tokenizers and for any ids that Encode produced; it can differ only
+//     where a run of <0xNN> byte tokens is not UTF-8: Decode then turns every
+//     byte of the whole run into U+FFFD, while the stream may already have
+//     emitted the run's valid characters.
+//
+// Files: Load reads tokenizer.json, and when present tokenizer_config.json
+// (bos_token, eos_token, and add_bos_token/add_eos_token for files without a
+// post-processor) and generation_config.json (eos_token_id, added to EOS).
 package tokenizer

@@ -1,14 +1,12 @@
 package tokenizer
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 )
 
 // File names read from a tokenizer directory.
@@ -70,95 +68,58 @@ func readOptional(fsys fs.FS, file string) ([]byte, error) {
 	return data, err
 }
 
-// fileJSON is the top level of tokenizer.json. Truncation and padding are
-// not read: they do not change the ids of a single encode.
-type fileJSON struct {
-	AddedTokens   []addedToken    `json:"added_tokens"`
-	Normalizer    json.RawMessage `json:"normalizer"`
-	PreTokenizer  json.RawMessage `json:"pre_tokenizer"`
-	Model         json.RawMessage `json:"model"`
-	PostProcessor json.RawMessage `json:"post_processor"`
-	Decoder       json.RawMessage `json:"decoder"`
-}
-
-// bpeJSON is the model object of a BPE tokenizer.json.
+// bpeJSON holds the options of a BPE model object; its vocab and merges
+// are read by jsonfast.go.
 type bpeJSON struct {
-	Type                    string           `json:"type"`
-	Dropout                 *float64         `json:"dropout"`
-	UnkToken                *string          `json:"unk_token"`
-	ContinuingSubwordPrefix *string          `json:"continuing_subword_prefix"`
-	EndOfWordSuffix         *string          `json:"end_of_word_suffix"`
-	FuseUnk                 bool             `json:"fuse_unk"`
-	ByteFallback            bool             `json:"byte_fallback"`
-	IgnoreMerges            bool             `json:"ignore_merges"`
-	Vocab                   map[string]int32 `json:"vocab"`
-	Merges                  mergeList        `json:"merges"`
+	Type                    string   `json:"type"`
+	Dropout                 *float64 `json:"dropout"`
+	UnkToken                *string  `json:"unk_token"`
+	ContinuingSubwordPrefix *string  `json:"continuing_subword_prefix"`
+	EndOfWordSuffix         *string  `json:"end_of_word_suffix"`
+	FuseUnk                 bool     `json:"fuse_unk"`
+	ByteFallback            bool     `json:"byte_fallback"`
+	IgnoreMerges            bool     `json:"ignore_merges"`
 }
 
-// mergeList reads merges in either form: "a b" strings or ["a", "b"] pairs.
-type mergeList [][2]string
-
-func (m *mergeList) UnmarshalJSON(b []byte) error {
-	rest := bytes.TrimSpace(b)
-	if len(rest) > 0 && rest[0] == '[' {
-		rest = bytes.TrimSpace(rest[1:])
-	}
-	if len(rest) == 0 || rest[0] != '"' {
-		var pairs [][2]string
-		if err := json.Unmarshal(b, &pairs); err != nil {
-			return err
-		}
-		*m = pairs
-		return nil
-	}
-	var lines []string
-	if err := json.Unmarshal(b, &lines); err != nil {
-		return err
-	}
-	pairs := make([][2]string, len(lines))
-	for i, l := range lines {
-		a, c, ok := strings.Cut(l, " ")
-		if !ok || strings.Contains(c, " ") {
-			return fmt.Errorf("merge %d %q is not two tokens separated by one space", i, l)
-		}
-		pairs[i] = [2]string{a, c}
-	}
-	*m = pairs
-	return nil
-}
-
+// parseTokenizer builds a Tokenizer from tokenizer.json. Truncation and
+// padding are not read: they do not change the ids of a single encode.
 func parseTokenizer(data []byte) (*Tokenizer, error) {
-	var f fileJSON
-	if err := json.Unmarshal(data, &f); err != nil {
+	top, err := readObject(data)
+	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
-	if isNull(f.Model) {
+	var added []addedToken
+	if raw := top["added_tokens"]; !isNull(raw) {
+		if err := json.Unmarshal(raw, &added); err != nil {
+			return nil, fmt.Errorf("added_tokens: %w: %v", ErrInvalid, err)
+		}
+	}
+	if isNull(top["model"]) {
 		return nil, fmt.Errorf("no model: %w", ErrInvalid)
 	}
 	t := &Tokenizer{}
-	var err error
-	if t.normalizer, err = parseNormalizer(f.Normalizer); err != nil {
+	if t.normalizer, err = parseNormalizer(top["normalizer"]); err != nil {
 		return nil, err
 	}
 	var byteLevel bool
-	if t.preTokenizer, byteLevel, err = parsePreTokenizer(f.PreTokenizer); err != nil {
+	if t.preTokenizer, byteLevel, err = parsePreTokenizer(top["pre_tokenizer"]); err != nil {
 		return nil, err
 	}
-	if t.decoder, err = parseDecoder(f.Decoder); err != nil {
+	if t.decoder, err = parseDecoder(top["decoder"]); err != nil {
 		return nil, err
 	}
-	vocab, err := t.parseModel(f.Model, byteLevel)
+	vocab, err := t.parseModel(top["model"], byteLevel)
 	if err != nil {
 		return nil, err
 	}
-	if err := t.buildVocab(vocab, f.AddedTokens); err != nil {
+	if err := t.buildVocab(vocab, added); err != nil {
 		return nil, err
 	}
-	if t.template, err = parsePostProcessor(f.PostProcessor, t.TokenID); err != nil {
+	if t.template, err = parsePostProcessor(top["post_processor"]); err != nil {
 		return nil, err
 	}
 	for _, id := range append(append([]int32(nil), t.template.prefix...), t.template.suffix...) {
-		if id < 0 || int(id) >= len(t.tokens) {
+		if !t.known(id) {
 			return nil, fmt.Errorf("post_processor: token id %d outside the vocabulary: %w", id, ErrInvalid)
 		}
 	}
@@ -174,19 +135,38 @@ func parseTokenizer(data []byte) (*Tokenizer, error) {
 // parseModel builds the BPE model and returns its vocabulary (token → id,
 // as written in the file).
 func (t *Tokenizer) parseModel(raw json.RawMessage, byteLevel bool) (map[string]int32, error) {
-	typ, err := componentType(raw)
+	// The vocab and merges are read by hand (jsonfast.go); the small
+	// fields go through encoding/json.
+	fields, err := readObject(raw)
 	if err != nil {
-		return nil, fmt.Errorf("model: %w", err)
-	}
-	if typ != "" && typ != "BPE" {
-		return nil, fmt.Errorf("model type %q: %w", typ, ErrUnsupported)
-	}
-	var v bpeJSON
-	if err := json.Unmarshal(raw, &v); err != nil {
 		return nil, fmt.Errorf("model: %w: %v", ErrInvalid, err)
 	}
-	if v.Type == "" && v.Vocab == nil {
-		return nil, fmt.Errorf("model without type or BPE vocab: %w", ErrUnsupported)
+	small := []byte{'{'}
+	for k, val := range fields {
+		if k == "vocab" || k == "merges" {
+			continue
+		}
+		if len(small) > 1 {
+			small = append(small, ',')
+		}
+		key, _ := json.Marshal(k)
+		small = append(append(append(small, key...), ':'), val...)
+	}
+	small = append(small, '}')
+	var v bpeJSON
+	if err := json.Unmarshal(small, &v); err != nil {
+		return nil, fmt.Errorf("model: %w: %v", ErrInvalid, err)
+	}
+	if v.Type != "" && v.Type != "BPE" {
+		return nil, fmt.Errorf("model type %q: %w", v.Type, ErrUnsupported)
+	}
+	rawVocab, rawMerges := fields["vocab"], fields["merges"]
+	if isNull(rawVocab) {
+		return nil, fmt.Errorf("model without a BPE vocab: %w", ErrUnsupported)
+	}
+	vocab, err := readVocab(rawVocab)
+	if err != nil {
+		return nil, fmt.Errorf("model vocab: %w: %v", ErrInvalid, err)
 	}
 	if v.Dropout != nil && *v.Dropout > 0 {
 		return nil, fmt.Errorf("model BPE dropout %v: %w", *v.Dropout, ErrUnsupported)
@@ -203,11 +183,11 @@ func (t *Tokenizer) parseModel(raw json.RawMessage, byteLevel bool) (map[string]
 		fuseUnk:      v.FuseUnk,
 		ignoreMerges: v.IgnoreMerges,
 		unkID:        -1,
-		merges:       make(map[uint64]uint64, len(v.Merges)),
+		merges:       make(map[uint64]uint64, len(rawMerges)/12),
 	}
 	m.cache.init()
 	if v.UnkToken != nil {
-		id, ok := v.Vocab[*v.UnkToken]
+		id, ok := vocab[*v.UnkToken]
 		if !ok {
 			return nil, fmt.Errorf("model BPE unk_token %q not in the vocabulary: %w", *v.UnkToken, ErrInvalid)
 		}
@@ -215,15 +195,22 @@ func (t *Tokenizer) parseModel(raw json.RawMessage, byteLevel bool) (map[string]
 	}
 	for b := range 256 {
 		m.byteIDs[b], m.fallbackIDs[b] = -1, -1
-		if id, ok := v.Vocab[fmt.Sprintf("<0x%02X>", b)]; ok {
+		if id, ok := vocab[fmt.Sprintf("<0x%02X>", b)]; ok {
 			m.fallbackIDs[b] = id
 		}
 	}
 	if byteLevel {
-		m.vocab = make(map[string]int32, len(v.Vocab))
-		for tok, id := range v.Vocab {
-			if b, ok := byteLevelToBytes(tok); ok {
-				m.vocab[string(b)] = id
+		m.vocab = make(map[string]int32, len(vocab))
+		var buf []byte
+		for tok, id := range vocab {
+			var ok bool
+			if buf, ok = appendByteLevel(buf[:0], tok); ok {
+				m.vocab[string(buf)] = id
+			} else {
+				if m.unreachable == nil {
+					m.unreachable = map[string]int32{}
+				}
+				m.unreachable[tok] = id
 			}
 		}
 		for b := range 256 {
@@ -232,19 +219,27 @@ func (t *Tokenizer) parseModel(raw json.RawMessage, byteLevel bool) (map[string]
 			}
 		}
 	} else {
-		m.vocab = v.Vocab
+		m.vocab = vocab
 	}
-	for i, pair := range v.Merges {
-		a, okA := v.Vocab[pair[0]]
-		b, okB := v.Vocab[pair[1]]
-		c, okC := v.Vocab[pair[0]+pair[1]]
-		if !okA || !okB || !okC {
-			return nil, fmt.Errorf("model BPE merge %d %q: token not in the vocabulary: %w", i, pair, ErrInvalid)
+	if !isNull(rawMerges) {
+		var cat []byte
+		err := readMerges(rawMerges, func(i int, a, b []byte) error {
+			ia, okA := vocab[string(a)]
+			ib, okB := vocab[string(b)]
+			cat = append(append(cat[:0], a...), b...)
+			ic, okC := vocab[string(cat)]
+			if !okA || !okB || !okC {
+				return fmt.Errorf("merge %d [%q %q]: token not in the vocabulary", i, a, b)
+			}
+			m.merges[uint64(uint32(ia))<<32|uint64(uint32(ib))] = uint64(i)<<32 | uint64(uint32(ic))
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("model BPE merges: %w: %v", ErrInvalid, err)
 		}
-		m.merges[uint64(uint32(a))<<32|uint64(uint32(b))] = uint64(i)<<32 | uint64(uint32(c))
 	}
 	t.model = m
-	return v.Vocab, nil
+	return vocab, nil
 }
 
 // buildVocab fills the id → token table, the special-token flags and the
@@ -254,14 +249,17 @@ func (t *Tokenizer) parseModel(raw json.RawMessage, byteLevel bool) (map[string]
 // next id after the vocabulary and the added tokens so far. A normalized
 // added token decodes as its normalized text, as in the reference.
 func (t *Tokenizer) buildVocab(vocab map[string]int32, added []addedToken) error {
-	t.ids = make(map[string]int32, len(vocab)+len(added))
+	t.added = make(map[string]int32, len(added))
 	size := 0
-	for tok, id := range vocab {
-		if id < 0 {
-			return fmt.Errorf("model: token %q has negative id %d: %w", tok, id, ErrInvalid)
-		}
+	for _, id := range vocab {
 		size = max(size, int(id)+1)
-		t.ids[tok] = id
+	}
+	known := func(s string) (int32, bool) {
+		if id, ok := t.added[s]; ok {
+			return id, true
+		}
+		id, ok := vocab[s]
+		return id, ok
 	}
 	maxAdded := int32(-1)
 	for i := range added {
@@ -270,16 +268,19 @@ func (t *Tokenizer) buildVocab(vocab map[string]int32, added []addedToken) error
 			a.ID = -1
 			continue
 		}
-		if id, ok := t.ids[a.Content]; ok {
+		if id, ok := known(a.Content); ok {
 			a.ID = id
 		} else if maxAdded >= int32(len(vocab)) {
 			a.ID = maxAdded + 1
 		} else {
 			a.ID = int32(len(vocab))
 		}
-		t.ids[a.Content] = a.ID
+		t.added[a.Content] = a.ID
 		maxAdded = max(maxAdded, a.ID)
 		size = max(size, int(a.ID)+1)
+	}
+	if count := len(vocab) + len(added); size > 4*count+1<<16 {
+		return fmt.Errorf("token ids up to %d for %d tokens: %w", size-1, count, ErrInvalid)
 	}
 	t.tokens = make([]string, size)
 	t.present = make([]bool, size)

@@ -14,7 +14,7 @@ type template struct {
 // parsePostProcessor reduces the post_processor of tokenizer.json to the ids
 // it adds around a single sequence. ByteLevel only adjusts offsets, which
 // this package does not report, so it adds nothing.
-func parsePostProcessor(raw json.RawMessage, tokenID func(string) (int32, bool)) (template, error) {
+func parsePostProcessor(raw json.RawMessage) (template, error) {
 	var t template
 	if isNull(raw) {
 		return t, nil
@@ -32,7 +32,7 @@ func parsePostProcessor(raw json.RawMessage, tokenID func(string) (int32, bool))
 			return t, fmt.Errorf("post_processor Sequence: %w: %v", ErrInvalid, err)
 		}
 		for _, r := range v.Processors {
-			inner, err := parsePostProcessor(r, tokenID)
+			inner, err := parsePostProcessor(r)
 			if err != nil {
 				return t, err
 			}

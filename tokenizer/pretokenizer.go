@@ -246,7 +246,9 @@ func parsePreTokenizer(raw json.RawMessage) (pt preTokenizer, byteLevel bool, er
 				return nil, false, fmt.Errorf("pre_tokenizer Sequence: ByteLevel before other pre-tokenizers: %w", ErrUnsupported)
 			}
 			byteLevel = bl
-			if p != nil {
+			if inner, ok := p.(sequencePreTokenizer); ok {
+				seq = append(seq, inner...) // flat: stages share the scratch buffers
+			} else if p != nil {
 				seq = append(seq, p)
 			}
 		}

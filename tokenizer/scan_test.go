@@ -4,6 +4,8 @@ import (
 	"slices"
 	"testing"
 	"unicode"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // The expected pieces were produced by the reference library's Split
@@ -130,5 +132,18 @@ func TestRuneClassTables(t *testing.T) {
 		if got := runeClass(tt.r); got != tt.want {
 			t.Errorf("runeClass(%U) = %d, want %d", tt.r, got, tt.want)
 		}
+	}
+}
+
+// TestUnicodeVersions guards the hand-derived tables: letters16/numbers16
+// (unicode.go) add what Unicode 16 has over Go's unicode package, and
+// opaqueRunes (normalizer.go) lists what x/text's norm tables know but the
+// reference normalizer does not. Both were derived against Unicode 15.0.0
+// by comparing every code point with the Python tokenizers package (its
+// Split with \p{L}/\p{N} and its NFD/NFKD normalizers); when Go's tables
+// change they must be derived again.
+func TestUnicodeVersions(t *testing.T) {
+	if unicode.Version != "15.0.0" || norm.Version != "15.0.0" {
+		t.Errorf("Go's Unicode tables are %s (unicode) and %s (norm), the adjustments were derived for 15.0.0", unicode.Version, norm.Version)
 	}
 }

@@ -67,17 +67,33 @@ func (d *Decoder) Flush() string {
 
 // diff returns what text adds to the emitted prefix. Decoding is
 // prefix-stable except when a run of byte-fallback tokens turns out not to
-// be UTF-8 (the reference then replaces every byte of the run); the
-// already-emitted length is then skipped, aligned to a rune boundary.
+// be UTF-8: the reference then replaces every byte of the run with U+FFFD,
+// including bytes already emitted as valid characters. Those cannot be taken
+// back, so diff skips the replacement characters standing for them and the
+// stream reads as if each ill-formed sequence alone were replaced.
 func (d *Decoder) diff(text string) string {
 	if strings.HasPrefix(text, d.prefix) {
 		return text[len(d.prefix):]
 	}
-	i := len(d.prefix)
-	for i < len(text) && !utf8.RuneStart(text[i]) {
+	common := 0
+	for common < len(text) && common < len(d.prefix) && text[common] == d.prefix[common] {
+		common++
+	}
+	for common > 0 && !utf8.RuneStart(text[common]) {
+		common--
+	}
+	rest := text[common:]
+	if d.t.decodeMode == modeByteFallback {
+		for k := len(d.prefix) - common; k > 0 && strings.HasPrefix(rest, "\uFFFD"); k-- {
+			rest = rest[len("\uFFFD"):]
+		}
+		return rest
+	}
+	i := len(d.prefix) - common
+	for i < len(rest) && !utf8.RuneStart(rest[i]) {
 		i++
 	}
-	return text[i:]
+	return rest[min(i, len(rest)):]
 }
 
 // Decoding modes, by what a token contributes to the final bytes.
@@ -178,4 +194,23 @@ func incompleteTail(b []byte) bool {
 		return need > k && maximalSubpart(b[len(b)-k:]) == k
 	}
 	return false
+}
+
+// primeContext is how many trailing ids of the prompt Prime keeps as context:
+// enough to finish a multi-byte character split across byte tokens.
+const primeContext = 8
+
+// Prime gives the Decoder the ids that precede the stream (the prompt), as
+// already-emitted context, so that the first generated token decodes as it
+// would in the middle of a text (keeping, e.g., SentencePiece's leading
+// space) instead of as the start of one.
+func (d *Decoder) Prime(context []int32) {
+	d.ids = d.ids[:0]
+	for _, id := range context[max(0, len(context)-primeContext):] {
+		if d.t.known(id) && !(d.skipSpecial && d.t.special[id]) {
+			d.ids = append(d.ids, id)
+		}
+	}
+	d.prefixN = len(d.ids)
+	d.prefix = d.t.Decode(d.ids, d.skipSpecial)
 }

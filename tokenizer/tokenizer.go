@@ -18,13 +18,13 @@ type Tokenizer struct {
 	rawAdded     *matcher
 	normAdded    *matcher
 
-	tokens  []string // id → token text; added tokens take precedence
-	present []bool   // id → the id has a token
-	special []bool   // id → special added token
-	ids     map[string]int32
+	tokens  []string         // id → token text; added tokens take precedence
+	present []bool           // id → the id has a token
+	special []bool           // id → special added token
+	added   map[string]int32 // added token text → id
 
-	// byteTokens holds each token's bytes when the decoder is ByteLevel
-	// alone, so Decode is a concatenation: token id's bytes are
+	// byteData and byteOff hold each token's bytes when the decoder is
+	// ByteLevel alone, so Decode is a concatenation: token id stands for
 	// byteData[byteOff[id]:byteOff[id+1]].
 	byteData []byte
 	byteOff  []uint32
@@ -110,11 +110,12 @@ func (t *Tokenizer) release(st *encodeState) {
 		cap(st.bpe.syms) > maxPooledPieces || cap(st.bpe.heap) > maxPooledPieces {
 		return // let a huge state be collected
 	}
-	clear(st.segs[:cap(st.segs)])
-	clear(st.normSegs[:cap(st.normSegs)])
-	clear(st.pieces[:cap(st.pieces)])
-	clear(st.sc.seqA[:cap(st.sc.seqA)])
-	clear(st.sc.seqB[:cap(st.sc.seqB)])
+	// Drop references to the text so the pool does not keep it alive.
+	clear(st.segs)
+	clear(st.normSegs)
+	clear(st.pieces)
+	clear(st.sc.seqA)
+	clear(st.sc.seqB)
 	t.pool.Put(st)
 }
 
@@ -208,7 +209,19 @@ func (t *Tokenizer) TokenString(id int32) (string, bool) {
 
 // TokenID returns the id of a token given its tokenizer.json text.
 func (t *Tokenizer) TokenID(tok string) (int32, bool) {
-	id, ok := t.ids[tok]
+	if id, ok := t.added[tok]; ok {
+		return id, true
+	}
+	m := t.model
+	if !m.byteLevel {
+		id, ok := m.vocab[tok]
+		return id, ok
+	}
+	if b, ok := byteLevelToBytes(tok); ok {
+		id, ok := m.vocab[string(b)]
+		return id, ok
+	}
+	id, ok := m.unreachable[tok]
 	return id, ok
 }
 

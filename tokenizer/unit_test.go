@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/sotasystems/sota/internal/testmodels"
 )
@@ -178,4 +179,78 @@ func loadShared(t *testing.T, dir ...string) *Tokenizer {
 	}
 	loaded["shared:"+name] = tok
 	return tok
+}
+
+func TestSharedAccessors(t *testing.T) {
+	tests := []struct {
+		dir       []string
+		bos       int32
+		hasBOS    bool
+		addsBOS   bool
+		eos       []int32
+		vocabSize int
+	}{
+		{[]string{"stories260k", "hf"}, 1, true, true, []int32{2}, 512},
+		{[]string{"llama2-tokenizer"}, 1, true, true, []int32{2}, 32000},
+		{[]string{"mistral-tokenizers", "v1"}, 1, true, true, []int32{2}, 32000},
+		{[]string{"llama3.1-tokenizer"}, 128000, true, true, []int32{128009, 128001, 128008}, 128256},
+		{[]string{"qwen2.5-tokenizer"}, 0, false, false, []int32{151645}, 151665},
+		{[]string{"qwen3-tokenizer"}, 0, false, false, []int32{151645}, 151669},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.dir, "/"), func(t *testing.T) {
+			tok := loadShared(t, tt.dir...)
+			if bos, ok := tok.BOS(); bos != tt.bos || ok != tt.hasBOS {
+				t.Errorf("BOS() = %d, %v; want %d, %v", bos, ok, tt.bos, tt.hasBOS)
+			}
+			if got := tok.AddsBOS(); got != tt.addsBOS {
+				t.Errorf("AddsBOS() = %v, want %v", got, tt.addsBOS)
+			}
+			if got := tok.EOS(); !slices.Equal(got, tt.eos) {
+				t.Errorf("EOS() = %v, want %v", got, tt.eos)
+			}
+			if got := tok.VocabSize(); got != tt.vocabSize {
+				t.Errorf("VocabSize() = %d, want %d", got, tt.vocabSize)
+			}
+			for _, id := range tt.eos {
+				s, ok := tok.TokenString(id)
+				if !ok || !tok.IsSpecial(id) {
+					t.Errorf("EOS id %d: TokenString %q, %v; special %v", id, s, ok, tok.IsSpecial(id))
+				}
+				if back, ok := tok.TokenID(s); !ok || back != id {
+					t.Errorf("TokenID(%q) = %d, %v; want %d", s, back, ok, id)
+				}
+			}
+		})
+	}
+}
+
+// TestUnknownCharacters checks unk_token, fuse_unk and byte_fallback on a
+// char-level model (expected ids checked against the reference library).
+func TestUnknownCharacters(t *testing.T) {
+	const fallback = `{"type": "BPE", "unk_token": "<unk>", "byte_fallback": true, "vocab": {"a": 0, "<unk>": 1, "<0x78>": 2}, "merges": []}`
+	tests := []struct {
+		name, model, text string
+		want              []int32
+	}{
+		{"no unk", `{"type": "BPE", "vocab": {"a": 0, "<unk>": 1}, "merges": []}`, "axxa", []int32{0, 0}},
+		{"unk", `{"type": "BPE", "unk_token": "<unk>", "vocab": {"a": 0, "<unk>": 1}, "merges": []}`, "axxa", []int32{0, 1, 1, 0}},
+		{"fused unk", `{"type": "BPE", "unk_token": "<unk>", "fuse_unk": true, "vocab": {"a": 0, "<unk>": 1}, "merges": []}`, "axxa", []int32{0, 1, 0}},
+		{"byte fallback", fallback, "axxa", []int32{0, 2, 2, 0}},
+		// The reference adds byte tokens before a pending unknown token.
+		{"byte fallback after unk", fallback, "ayxa", []int32{0, 2, 1, 0}},
+		{"byte fallback between unks", fallback, "ayyxa", []int32{0, 1, 2, 1, 0}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			raw := `{"added_tokens": [], "normalizer": null, "pre_tokenizer": null, "post_processor": null, "decoder": null, "model": ` + tt.model + `}`
+			tok, err := LoadFS(fstest.MapFS{"tokenizer.json": {Data: []byte(raw)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := tok.Encode(tt.text, true); !slices.Equal(got, tt.want) {
+				t.Errorf("Encode(%q) = %v, want %v", tt.text, got, tt.want)
+			}
+		})
+	}
 }

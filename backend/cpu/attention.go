@@ -53,9 +53,9 @@ func (be *Backend) attention(b *backend.Batch, li, window int, qkv []float32, qk
 			}
 			var sum float64
 			for j, s := range scores {
-				e := math.Exp(float64(s - maxScore))
-				scores[j] = float32(e)
-				sum += e
+				e := expf(s - maxScore)
+				scores[j] = e
+				sum += float64(e)
 			}
 			o := out[t*heads*headDim+h*headDim : t*heads*headDim+(h+1)*headDim]
 			clear(o)
@@ -68,7 +68,7 @@ func (be *Backend) attention(b *backend.Batch, li, window int, qkv []float32, qk
 	})
 }
 
-func dot(a, b []float32) float32 {
+func dotGo(a, b []float32) float32 {
 	b = b[:len(a)]
 	var s0, s1, s2, s3 float32
 	i := 0
@@ -84,8 +84,8 @@ func dot(a, b []float32) float32 {
 	return (s0 + s1) + (s2 + s3)
 }
 
-// axpy adds a*x to y.
-func axpy(y []float32, a float32, x []float32) {
+// axpyGo adds a*x to y (portable path).
+func axpyGo(y []float32, a float32, x []float32) {
 	x = x[:len(y)]
 	for i := range y {
 		y[i] += a * x[i]

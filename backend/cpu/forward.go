@@ -179,7 +179,7 @@ func (pool *workers) swiglu(act, gateUp []float32, T, inter int) {
 			u := gateUp[t*2*inter+inter+j : t*2*inter+inter+end]
 			a := act[t*inter+j : t*inter+end]
 			for k := range a {
-				a[k] = float32(float64(g[k])/(1+math.Exp(-float64(g[k])))) * u[k]
+				a[k] = g[k] / (1 + expf(-g[k])) * u[k]
 			}
 			i += end - j
 		}

@@ -53,18 +53,26 @@ func (pool *workers) matmul(out []float32, ldo int, x []float32, ldx int, rows i
 	pool.run(w.panels, func(lo, hi int) {
 		var tile [maxKernelRows * panelWidth]float32
 		for p := lo; p < hi; p++ {
+			// A lone row takes two full panels per call when it can.
+			if rows == 1 && p+1 < hi && (p+2)*panelWidth <= w.n &&
+				kernelWide(w.k, x, w.data[p*w.k*panelWidth:(p+2)*w.k*panelWidth], out[p*panelWidth:]) {
+				p++
+				continue
+			}
 			panel := w.panel(p)
 			col := p * panelWidth
+			panelBytes := w.k * panelWidth * 4
 			full := col+panelWidth <= w.n
 			for r := 0; r < rows; r += maxKernelRows {
 				m := min(maxKernelRows, rows-r)
 				xr := x[r*ldx:]
+				pf := panelBytes + (r/maxKernelRows%2)*64 // next panel, alternate lines per chunk
 				if full {
-					kernel(m, w.k, xr, ldx, panel, out[r*ldo+col:], ldo)
+					kernel(m, w.k, xr, ldx, panel, out[r*ldo+col:], ldo, pf)
 					continue
 				}
 				// The last panel is partial: compute into a tile, copy the valid columns.
-				kernel(m, w.k, xr, ldx, panel, tile[:], panelWidth)
+				kernel(m, w.k, xr, ldx, panel, tile[:], panelWidth, pf)
 				for i := 0; i < m; i++ {
 					copy(out[(r+i)*ldo+col:(r+i)*ldo+w.n], tile[i*panelWidth:i*panelWidth+w.n-col])
 				}

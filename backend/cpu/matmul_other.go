@@ -4,7 +4,7 @@ package cpu
 
 func kernelName() string { return "go" }
 
-func kernel(m, k int, x []float32, ldx int, panel []float32, out []float32, ldo int) {
+func kernel(m, k int, x []float32, ldx int, panel []float32, out []float32, ldo int, _ int) {
 	kernelGo(m, k, x, ldx, panel, out, ldo)
 }
 
@@ -22,3 +22,8 @@ func sumStream(x []float32) float32 {
 	}
 	return s0 + s1 + s2 + s3
 }
+
+func kernelWide(k int, x []float32, panels []float32, out []float32) bool { return false }
+
+func dot(a, b []float32) float32               { return dotGo(a, b) }
+func axpy(y []float32, a float32, x []float32) { axpyGo(y, a, x) }

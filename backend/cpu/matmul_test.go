@@ -77,20 +77,41 @@ func TestMatmulRowInvariance(t *testing.T) {
 	}
 }
 
-// TestKernelGoMatchesAsm checks the portable kernel against the one in use.
+// TestKernelGoMatchesAsm checks the portable kernel against the one in use,
+// for odd and even k (the assembly pairs k-steps).
 func TestKernelGoMatchesAsm(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	for m := 1; m <= maxKernelRows; m++ {
-		const k = 77
-		x := randSlice(rng, m*k)
-		panel := randSlice(rng, k*panelWidth)
-		got := make([]float32, m*panelWidth)
-		want := make([]float32, m*panelWidth)
-		kernel(m, k, x, k, panel, got, panelWidth)
-		kernelGo(m, k, x, k, panel, want, panelWidth)
-		for i := range got {
-			if d := math.Abs(float64(got[i] - want[i])); d > 1e-4 {
-				t.Fatalf("m=%d [%d]: %s kernel %v, go kernel %v", m, i, kernelName(), got[i], want[i])
+		for _, k := range []int{77, 78, 1, 2} {
+			x := randSlice(rng, m*k)
+			panel := randSlice(rng, k*panelWidth)
+			got := make([]float32, m*panelWidth)
+			want := make([]float32, m*panelWidth)
+			kernel(m, k, x, k, panel, got, panelWidth, 0)
+			kernelGo(m, k, x, k, panel, want, panelWidth)
+			for i := range got {
+				if d := math.Abs(float64(got[i] - want[i])); d > 1e-4 {
+					t.Fatalf("m=%d k=%d [%d]: %s kernel %v, go kernel %v", m, k, i, kernelName(), got[i], want[i])
+				}
+			}
+		}
+	}
+}
+
+func TestVectorKernels(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, n := range []int{8, 16, 24, 64, 128, 5} {
+		a, b := randSlice(rng, n), randSlice(rng, n)
+		if d := math.Abs(float64(dot(a, b) - dotGo(a, b))); d > 1e-4 {
+			t.Fatalf("n=%d: dot %v, portable %v", n, dot(a, b), dotGo(a, b))
+		}
+		y1, y2 := randSlice(rng, n), make([]float32, n)
+		copy(y2, y1)
+		axpy(y1, 0.37, a)
+		axpyGo(y2, 0.37, a)
+		for i := range y1 {
+			if math.Abs(float64(y1[i]-y2[i])) > 1e-5 {
+				t.Fatalf("n=%d: axpy[%d] %v, portable %v", n, i, y1[i], y2[i])
 			}
 		}
 	}

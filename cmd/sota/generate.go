@@ -66,7 +66,7 @@ func (g *generateCmd) Run(rc *runContext) error {
 	}
 	out := bufio.NewWriter(rc.stdout)
 	defer out.Flush()
-	emit := g.emitter(l, out)
+	emit := g.emitter(l, prompt, out)
 	if g.PromptIDs == nil && g.Prompt != "" {
 		fmt.Fprint(out, g.Prompt)
 	}
@@ -156,7 +156,7 @@ func (g *generateCmd) samplingParams(l *loaded) (sample.Params, error) {
 
 // emitter streams decoded text, or token ids when there is no tokenizer.
 // emit(_, true) flushes what the decoder holds back.
-func (g *generateCmd) emitter(l *loaded, out *bufio.Writer) func(tok int32, final bool) {
+func (g *generateCmd) emitter(l *loaded, prompt []int32, out *bufio.Writer) func(tok int32, final bool) {
 	if l.tok == nil {
 		first := true
 		return func(tok int32, final bool) {
@@ -171,6 +171,7 @@ func (g *generateCmd) emitter(l *loaded, out *bufio.Writer) func(tok int32, fina
 		}
 	}
 	dec := l.tok.NewDecoder(true)
+	dec.Prime(prompt)
 	return func(tok int32, final bool) {
 		if final {
 			out.WriteString(dec.Flush())

@@ -1,11 +1,3 @@
-// Command kernelgen writes matmul_amd64.s: AVX2/FMA micro-kernels that
-// multiply m rows of activations (m = 1..6) by one 16-column panel of a
-// packed weight matrix. Run it through `go generate ./backend/cpu`.
-//
-// Every output element is one sequential chain of fused multiply-adds over k,
-// starting from zero, in the same order in every kernel, so a row's result
-// does not depend on how many other rows share its kernel call (batch
-// invariance).
 package main
 
 import (
@@ -26,6 +18,8 @@ func main() {
 	for m := 1; m <= maxRows; m++ {
 		kernel(&b, m)
 	}
+	wideKernel(&b)
+	vectorKernels(&b)
 	streamSum(&b)
 	if err := os.WriteFile("matmul_amd64.s", b.Bytes(), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -39,8 +33,9 @@ var rowRegs = []string{"SI", "AX", "R10", "R11", "R12", "R13"}
 
 func kernel(b *bytes.Buffer, m int) {
 	p := func(format string, args ...any) { fmt.Fprintf(b, "\t"+format+"\n", args...) }
-	fmt.Fprintf(b, "\n// func panel%dx16(k int, x *float32, ldx int, w *float32, out *float32, ldo int)\n", m)
-	fmt.Fprintf(b, "TEXT ·panel%dx16(SB), NOSPLIT, $0-48\n", m)
+	label := func(name string) { fmt.Fprintf(b, "%s%d:\n", name, m) }
+	fmt.Fprintf(b, "\n// func panel%dx16(k int, x *float32, ldx int, w *float32, out *float32, ldo int, pf int)\n", m)
+	fmt.Fprintf(b, "TEXT ·panel%dx16(SB), NOSPLIT, $0-56\n", m)
 	p("MOVQ k+0(FP), CX")
 	p("MOVQ x+8(FP), SI")
 	p("MOVQ ldx+16(FP), DX")
@@ -52,26 +47,42 @@ func kernel(b *bytes.Buffer, m int) {
 	for r := 1; r < m; r++ {
 		p("LEAQ (%s)(DX*1), %s", rowRegs[r-1], rowRegs[r])
 	}
+	// DX is free once the row pointers are set: it becomes the prefetch
+	// offset. Each pair of k-steps (128 bytes of panel) prefetches one line at
+	// DI+pf, i.e. half of the next panel per call; the caller alternates the
+	// offset by a line between row chunks, so memory streams in steadily while
+	// the chunks compute (prefetches never fault, even past the last panel).
+	p("MOVQ pf+48(FP), DX")
 	for a := 0; a < 2*m; a++ {
 		p("VXORPS Y%d, Y%d, Y%d", a, a, a)
 	}
 	p("XORQ BX, BX")
-	p("TESTQ CX, CX")
-	p("JEQ store%d", m)
-	fmt.Fprintf(b, "loop%d:\n", m)
-	p("VMOVUPS (DI), Y12")
-	p("VMOVUPS 32(DI), Y13")
-	for r := 0; r < m; r++ {
-		bc := 14 + r%2 // alternate broadcast registers so rows overlap
-		p("VBROADCASTSS (%s)(BX*4), Y%d", rowRegs[r], bc)
-		p("VFMADD231PS Y12, Y%d, Y%d", bc, 2*r)
-		p("VFMADD231PS Y13, Y%d, Y%d", bc, 2*r+1)
+	p("DECQ CX") // pairs run while BX < k-1
+	p("JLE tail%d", m)
+	label("pairs")
+	p("PREFETCHT0 (DI)(DX*1)")
+	step := func(wOff, xOff int) {
+		p("VMOVUPS %d(DI), Y12", wOff)
+		p("VMOVUPS %d(DI), Y13", wOff+32)
+		for r := 0; r < m; r++ {
+			bc := 14 + r%2 // alternate broadcast registers so rows overlap
+			p("VBROADCASTSS %d(%s)(BX*4), Y%d", xOff, rowRegs[r], bc)
+			p("VFMADD231PS Y12, Y%d, Y%d", bc, 2*r)
+			p("VFMADD231PS Y13, Y%d, Y%d", bc, 2*r+1)
+		}
 	}
-	p("ADDQ $64, DI")
-	p("INCQ BX")
+	step(0, 0)
+	step(64, 4)
+	p("ADDQ $128, DI")
+	p("ADDQ $2, BX")
 	p("CMPQ BX, CX")
-	p("JLT loop%d", m)
-	fmt.Fprintf(b, "store%d:\n", m)
+	p("JLT pairs%d", m)
+	label("tail")
+	p("INCQ CX")
+	p("CMPQ BX, CX")
+	p("JGE store%d", m)
+	step(0, 0) // odd k: the last step
+	label("store")
 	for r := 0; r < m; r++ {
 		p("VMOVUPS Y%d, (R8)", 2*r)
 		p("VMOVUPS Y%d, 32(R8)", 2*r+1)
@@ -111,6 +122,106 @@ streamloop:
 	VHADDPS X0, X0, X0
 	VHADDPS X0, X0, X0
 	MOVSS X0, ret+16(FP)
+	VZEROUPPER
+	RET
+`)
+}
+
+// wideKernel is the single-row kernel over two adjacent panels (32 columns):
+// four independent accumulator chains instead of two, so a lone decode row
+// keeps more loads in flight. Per output it does the same FMA chain.
+func wideKernel(b *bytes.Buffer) {
+	b.WriteString(`
+// func panel1x32(k int, x *float32, w *float32, out *float32)
+// w points at panel p; panel p+1 starts k*16 floats later.
+TEXT ·panel1x32(SB), NOSPLIT, $0-32
+	MOVQ k+0(FP), CX
+	MOVQ x+8(FP), SI
+	MOVQ w+16(FP), DI
+	MOVQ out+24(FP), R8
+	MOVQ CX, DX
+	SHLQ $6, DX
+	ADDQ DI, DX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	XORQ BX, BX
+	TESTQ CX, CX
+	JEQ wstore
+wloop:
+	VBROADCASTSS (SI)(BX*4), Y14
+	VFMADD231PS (DI), Y14, Y0
+	VFMADD231PS 32(DI), Y14, Y1
+	VFMADD231PS (DX), Y14, Y2
+	VFMADD231PS 32(DX), Y14, Y3
+	ADDQ $64, DI
+	ADDQ $64, DX
+	INCQ BX
+	CMPQ BX, CX
+	JLT wloop
+wstore:
+	VMOVUPS Y0, (R8)
+	VMOVUPS Y1, 32(R8)
+	VMOVUPS Y2, 64(R8)
+	VMOVUPS Y3, 96(R8)
+	VZEROUPPER
+	RET
+`)
+}
+
+// vectorKernels are attention's inner loops over one head vector (n a
+// positive multiple of 8): q·k and y += a·v.
+func vectorKernels(b *bytes.Buffer) {
+	b.WriteString(`
+// func dotAVX(a, b *float32, n int) float32
+TEXT ·dotAVX(SB), NOSPLIT, $0-28
+	MOVQ a+0(FP), SI
+	MOVQ b+8(FP), DI
+	MOVQ n+16(FP), CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	XORQ BX, BX
+	MOVQ CX, DX
+	SUBQ $16, DX
+	JLT dottail
+dotpairs:
+	VMOVUPS (SI)(BX*4), Y2
+	VMOVUPS 32(SI)(BX*4), Y3
+	VFMADD231PS (DI)(BX*4), Y2, Y0
+	VFMADD231PS 32(DI)(BX*4), Y3, Y1
+	ADDQ $16, BX
+	CMPQ BX, DX
+	JLE dotpairs
+dottail:
+	CMPQ BX, CX
+	JGE dotsum
+	VMOVUPS (SI)(BX*4), Y2
+	VFMADD231PS (DI)(BX*4), Y2, Y0
+dotsum:
+	VADDPS Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS X1, X0, X0
+	VHADDPS X0, X0, X0
+	VHADDPS X0, X0, X0
+	MOVSS X0, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// func axpyAVX(y *float32, a float32, x *float32, n int)
+TEXT ·axpyAVX(SB), NOSPLIT, $0-32
+	MOVQ y+0(FP), DI
+	VBROADCASTSS a+8(FP), Y0
+	MOVQ x+16(FP), SI
+	MOVQ n+24(FP), CX
+	XORQ BX, BX
+axpyloop:
+	VMOVUPS (DI)(BX*4), Y1
+	VFMADD231PS (SI)(BX*4), Y0, Y1
+	VMOVUPS Y1, (DI)(BX*4)
+	ADDQ $8, BX
+	CMPQ BX, CX
+	JLT axpyloop
 	VZEROUPPER
 	RET
 `)
