@@ -3,9 +3,7 @@
 package model
 
 import (
-	"fmt"
 	"math"
-	"os"
 	"syscall"
 )
 
@@ -15,19 +13,11 @@ var mmapEnabled = true
 // mapFile maps path read-only, or reads it when it cannot be mapped
 // (an empty file, a file system without mmap).
 func mapFile(path string) ([]byte, func() error, error) {
-	f, err := os.Open(path)
+	f, size, err := openRegular(path)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, nil, fmt.Errorf("not a regular file")
-	}
-	size := fi.Size()
 	if mmapEnabled && size > 0 && size <= math.MaxInt {
 		data, err := syscall.Mmap(int(f.Fd()), 0, int(size), syscall.PROT_READ, syscall.MAP_SHARED)
 		if err == nil {

@@ -18,3 +18,22 @@ func readOpen(f *os.File, size int64) ([]byte, func() error, error) {
 	}
 	return data, func() error { return nil }, nil
 }
+
+// openRegular opens path for reading and returns it with its size; anything
+// but a regular file (a directory, a device) is refused.
+func openRegular(path string) (*os.File, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, 0, fmt.Errorf("not a regular file")
+	}
+	return f, fi.Size(), nil
+}

@@ -68,35 +68,22 @@ func (c *Config) ExpectedTensors() []TensorSpec {
 	for i := 0; i < c.NumLayers; i++ {
 		p := fmt.Sprintf("model.layers.%d.", i)
 		add(p+"input_layernorm.weight", KindNorm, i, roleAttnNorm, hidden)
-		add(p+"self_attn.q_proj.weight", KindMatrix, i, roleQ, qDim, hidden)
-		if c.AttentionBias {
-			add(p+"self_attn.q_proj.bias", KindBias, i, roleQBias, qDim)
+		// proj adds a projection's weight [out, in] and, when the config has
+		// one, its bias [out].
+		proj := func(name string, weight, bias role, hasBias bool, out, in int) {
+			add(p+name+".weight", KindMatrix, i, weight, out, in)
+			if hasBias {
+				add(p+name+".bias", KindBias, i, bias, out)
+			}
 		}
-		add(p+"self_attn.k_proj.weight", KindMatrix, i, roleK, kvDim, hidden)
-		if c.AttentionBias {
-			add(p+"self_attn.k_proj.bias", KindBias, i, roleKBias, kvDim)
-		}
-		add(p+"self_attn.v_proj.weight", KindMatrix, i, roleV, kvDim, hidden)
-		if c.AttentionBias {
-			add(p+"self_attn.v_proj.bias", KindBias, i, roleVBias, kvDim)
-		}
-		add(p+"self_attn.o_proj.weight", KindMatrix, i, roleO, hidden, qDim)
-		if c.AttentionOutBias {
-			add(p+"self_attn.o_proj.bias", KindBias, i, roleOBias, hidden)
-		}
+		proj("self_attn.q_proj", roleQ, roleQBias, c.AttentionBias, qDim, hidden)
+		proj("self_attn.k_proj", roleK, roleKBias, c.AttentionBias, kvDim, hidden)
+		proj("self_attn.v_proj", roleV, roleVBias, c.AttentionBias, kvDim, hidden)
+		proj("self_attn.o_proj", roleO, roleOBias, c.AttentionOutBias, hidden, qDim)
 		add(p+"post_attention_layernorm.weight", KindNorm, i, roleMLPNorm, hidden)
-		add(p+"mlp.gate_proj.weight", KindMatrix, i, roleGate, inter, hidden)
-		if c.MLPBias {
-			add(p+"mlp.gate_proj.bias", KindBias, i, roleGateBias, inter)
-		}
-		add(p+"mlp.up_proj.weight", KindMatrix, i, roleUp, inter, hidden)
-		if c.MLPBias {
-			add(p+"mlp.up_proj.bias", KindBias, i, roleUpBias, inter)
-		}
-		add(p+"mlp.down_proj.weight", KindMatrix, i, roleDown, hidden, inter)
-		if c.MLPBias {
-			add(p+"mlp.down_proj.bias", KindBias, i, roleDownBias, hidden)
-		}
+		proj("mlp.gate_proj", roleGate, roleGateBias, c.MLPBias, inter, hidden)
+		proj("mlp.up_proj", roleUp, roleUpBias, c.MLPBias, inter, hidden)
+		proj("mlp.down_proj", roleDown, roleDownBias, c.MLPBias, hidden, inter)
 	}
 	add("model.norm.weight", KindNorm, -1, roleNorm, hidden)
 	if !c.TieWordEmbeddings {
