@@ -17,15 +17,7 @@ func (be *Backend) attention(b *backend.Batch, li, window int, qkv []float32, qk
 	group := heads / cfg.NumKVHeads
 	scale := float32(1 / math.Sqrt(float64(headDim)))
 	T := len(b.Tokens)
-	// seqOf maps each token to its sequence.
-	seqOf := be.seqOf[:0]
-	for i := 0; i < b.NumSeqs(); i++ {
-		start, end, _ := b.Seq(i)
-		for range end - start {
-			seqOf = append(seqOf, int32(i))
-		}
-	}
-	be.seqOf = seqOf
+	seqOf := be.seqOf
 	kc, vc := be.kv.k[li], be.kv.v[li]
 	be.pool.run(T*heads, func(lo, hi int) {
 		var scores []float32

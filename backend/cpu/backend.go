@@ -47,7 +47,7 @@ type Backend struct {
 	invFreq []float32
 	sampler *sample.Sampler
 	scratch scratch
-	seqOf   []int32
+	seqOf   []int32 // [tokens] sequence index of each token of the step
 	closed  bool
 }
 

@@ -46,6 +46,14 @@ func (be *Backend) run(ctx context.Context, b *backend.Batch, rows []int) ([]flo
 		copy(s.x[t*hidden:(t+1)*hidden], be.w.embed[int(tok)*hidden:])
 	}
 	be.ropeTables(b.Positions)
+	// seqOf maps each token to its sequence, for attention.
+	be.seqOf = be.seqOf[:0]
+	for i := 0; i < b.NumSeqs(); i++ {
+		start, end, _ := b.Seq(i)
+		for range end - start {
+			be.seqOf = append(be.seqOf, int32(i))
+		}
+	}
 
 	for li := range be.w.layers {
 		if err := ctx.Err(); err != nil {
