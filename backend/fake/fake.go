@@ -20,6 +20,13 @@ type Backend struct {
 	scripts []Script
 	// Fail, if set, is consulted before each step; a non-nil error fails the step.
 	Fail func(b *backend.Batch) error
+	// CheckKV makes the backend keep a shadow KV cache (the token and
+	// position written into each slot) and fail a step whose sampled
+	// sequence's block table does not hold exactly its prompt and output, or
+	// that writes one slot twice or writes the null block 0. It catches
+	// block-table, prefix-cache and preemption bugs above the backend.
+	CheckKV bool
+	kv      []int64 // [NumBlocks*BlockSize] token | position<<32, 0 = never written
 
 	mu     sync.Mutex
 	stats  Stats
@@ -92,6 +99,11 @@ func (f *Backend) Forward(ctx context.Context, b *backend.Batch) (*backend.Outpu
 			return nil, err
 		}
 	}
+	if f.CheckKV {
+		if err := f.checkKV(b); err != nil {
+			return nil, fmt.Errorf("fake backend: %w", err)
+		}
+	}
 	out := &backend.Output{Samples: make([]sample.Result, len(b.Samples))}
 	for i, s := range b.Samples {
 		out.Samples[i] = sample.Result{Token: f.next(s), Logprob: 0}
@@ -138,5 +150,54 @@ func (f *Backend) Close() error {
 	f.mu.Lock()
 	f.closed = true
 	f.mu.Unlock()
+	return nil
+}
+
+func kvEntry(tok, pos int32) int64 { return int64(uint32(tok)) | int64(pos+1)<<32 }
+
+// checkKV writes b's tokens into the shadow cache and checks every sampled
+// sequence's history against it.
+func (f *Backend) checkKV(b *backend.Batch) error {
+	bs := f.geo.BlockSize
+	if f.kv == nil {
+		f.kv = make([]int64, f.geo.NumBlocks*bs)
+	}
+	written := map[int]int{}
+	for i := range b.NumSeqs() {
+		start, end, table := b.Seq(i)
+		for j := start; j < end; j++ {
+			pos := int(b.Positions[j])
+			blk := int(table[pos/bs])
+			if blk == 0 {
+				return fmt.Errorf("sequence %d writes position %d into the null block", i, pos)
+			}
+			slot := blk*bs + pos%bs
+			if other, ok := written[slot]; ok {
+				return fmt.Errorf("sequences %d and %d write the same slot %d of block %d", other, i, pos%bs, blk)
+			}
+			written[slot] = i
+			f.kv[slot] = kvEntry(b.Tokens[j], int32(pos))
+		}
+	}
+	for _, s := range b.Samples {
+		_, end, table := b.Seq(int(s.Seq))
+		n := len(s.PromptTokens) + len(s.OutputTokens)
+		if last := int(b.Positions[end-1]); last != n-1 {
+			return fmt.Errorf("sequence %d is sampled at position %d but its history has %d tokens", s.Seq, last, n)
+		}
+		for pos := range n {
+			want := int32(0)
+			if pos < len(s.PromptTokens) {
+				want = s.PromptTokens[pos]
+			} else {
+				want = s.OutputTokens[pos-len(s.PromptTokens)]
+			}
+			blk := int(table[pos/bs])
+			if got := f.kv[blk*bs+pos%bs]; got != kvEntry(want, int32(pos)) {
+				return fmt.Errorf("sequence %d position %d: block %d slot %d holds token %d at position %d, history says %d",
+					s.Seq, pos, blk, pos%bs, int32(uint32(got)), got>>32-1, want)
+			}
+		}
+	}
 	return nil
 }

@@ -74,3 +74,51 @@ func TestErrors(t *testing.T) {
 		t.Fatalf("closed: %v", err)
 	}
 }
+
+func TestCheckKV(t *testing.T) {
+	f := New(backend.Geometry{BlockSize: 2, NumBlocks: 8})
+	f.CheckKV = true
+	ctx := context.Background()
+	b := &backend.Batch{
+		Tokens: []int32{5, 6, 7}, Positions: []int32{0, 1, 2},
+		SeqStarts: []int32{0, 3}, BlockTables: []int32{3, 4}, BlockTableStarts: []int32{0, 2},
+		Samples: []backend.SampleRow{{Seq: 0, PromptTokens: []int32{5, 6, 7}}},
+	}
+	out, err := f.Forward(ctx, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := out.Samples[0].Token
+	decode := func(table []int32, history []int32) *backend.Batch {
+		return &backend.Batch{
+			Tokens: []int32{tok}, Positions: []int32{3},
+			SeqStarts: []int32{0, 1}, BlockTables: table, BlockTableStarts: []int32{0, int32(len(table))},
+			Samples: []backend.SampleRow{{Seq: 0, PromptTokens: history, OutputTokens: []int32{tok}}},
+		}
+	}
+	tests := []struct {
+		name    string
+		b       *backend.Batch
+		wantErr bool
+	}{
+		{"wrong block for the prefix", decode([]int32{5, 4}, []int32{5, 6, 7}), true},
+		{"history differs from the cache", decode([]int32{3, 4}, []int32{5, 9, 7}), true},
+		{"null block", decode([]int32{3, 0}, []int32{5, 6, 7}), true},
+		{"consistent", decode([]int32{3, 4}, []int32{5, 6, 7}), false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := f.Forward(ctx, tc.b)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("error %v, want error %v", err, tc.wantErr)
+			}
+		})
+	}
+	twice := &backend.Batch{
+		Tokens: []int32{1, 2}, Positions: []int32{0, 0},
+		SeqStarts: []int32{0, 1, 2}, BlockTables: []int32{6, 6}, BlockTableStarts: []int32{0, 1, 2},
+	}
+	if _, err := f.Forward(ctx, twice); err == nil {
+		t.Fatal("two sequences writing one slot passed")
+	}
+}
