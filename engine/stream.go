@@ -1,0 +1,189 @@
+package engine
+
+import (
+	"context"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/sotasystems/sota/sample"
+	"github.com/sotasystems/sota/scheduler"
+)
+
+// FinishReason says why a sequence ended: "stop", "length" or "abort".
+type FinishReason = scheduler.FinishReason
+
+// Chunk is one generated token of one of the request's sequences.
+type Chunk struct {
+	Index   int // sequence within the request, 0..N-1
+	Token   int32
+	Logprob float32               // when Params.Logprobs or TopLogprobs is set
+	Top     []sample.TokenLogprob // the TopLogprobs most likely tokens
+	Finish  FinishReason          // "" while the sequence continues
+	// StopToken: Token is the EOS or stop id that ended the sequence; it is
+	// not part of the text.
+	StopToken bool
+}
+
+// Usage counts the tokens of a finished request.
+type Usage struct {
+	PromptTokens     int
+	CachedTokens     int // prompt tokens served from the prefix cache
+	CompletionTokens int // over all N sequences, stop tokens included
+}
+
+// Timings are when the request passed each stage (by the engine's clock).
+type Timings struct {
+	Arrival    time.Time
+	FirstToken time.Time // zero until the first token
+	Finished   time.Time // zero until the end
+}
+
+// Stream delivers a request's tokens. Recv from one goroutine; the other
+// methods are safe from any.
+type Stream struct {
+	id scheduler.RequestID
+	n  int
+
+	mu       sync.Mutex
+	buf      []Chunk
+	read     int
+	finished int // sequences finished
+	err      error
+	done     bool
+	usage    Usage
+	timings  Timings
+	stopCtx  func() bool // stops the context watcher
+	ready    chan struct{}
+}
+
+func newStream(id scheduler.RequestID, n int, arrival time.Time) *Stream {
+	return &Stream{id: id, n: n, ready: make(chan struct{}, 1), timings: Timings{Arrival: arrival}}
+}
+
+// N is the number of sequences the request generates.
+func (s *Stream) N() int { return s.n }
+
+// Recv returns the next chunk, waiting for it. After the last chunk of every
+// sequence it returns io.EOF; when the request failed or was aborted it
+// returns that error (ErrAborted wraps the context's cause). It returns
+// ctx.Err() when ctx ends first.
+func (s *Stream) Recv(ctx context.Context) (Chunk, error) {
+	for {
+		s.mu.Lock()
+		if s.read < len(s.buf) {
+			c := s.buf[s.read]
+			s.buf[s.read] = Chunk{}
+			s.read++
+			if s.read == len(s.buf) {
+				s.buf, s.read = s.buf[:0], 0
+			}
+			s.mu.Unlock()
+			return c, nil
+		}
+		done, err := s.done, s.err
+		s.mu.Unlock()
+		if done {
+			if err != nil {
+				return Chunk{}, err
+			}
+			return Chunk{}, io.EOF
+		}
+		select {
+		case <-s.ready:
+		case <-ctx.Done():
+			return Chunk{}, ctx.Err()
+		}
+	}
+}
+
+// Usage is the request's token count; final once Recv returned io.EOF.
+func (s *Stream) Usage() Usage {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.usage
+}
+
+// Timings reports when the request passed each stage.
+func (s *Stream) Timings() Timings {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.timings
+}
+
+// Done reports whether the request has ended (its chunks may still be unread).
+func (s *Stream) Done() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.done
+}
+
+func (s *Stream) signal() {
+	select {
+	case s.ready <- struct{}{}:
+	default:
+	}
+}
+
+// push appends a chunk (loop side); it reports whether the request ended.
+func (s *Stream) push(ev scheduler.Event, now time.Time) bool {
+	c := Chunk{Index: ev.Index, Token: ev.Token, Logprob: ev.Logprob, Finish: ev.Finish, StopToken: ev.StopToken}
+	if len(ev.Top) > 0 {
+		c.Top = append([]sample.TokenLogprob(nil), ev.Top...)
+	}
+	s.mu.Lock()
+	s.buf = append(s.buf, c)
+	if s.timings.FirstToken.IsZero() {
+		s.timings.FirstToken = now
+	}
+	if ev.Finish != "" {
+		u := ev.Usage
+		s.usage.PromptTokens = u.PromptTokens
+		if ev.Index == 0 { // the prompt counts once, as the first sequence saw it
+			s.usage.CachedTokens = u.CachedTokens
+		}
+		s.usage.CompletionTokens += u.OutputTokens
+		s.finished++
+	}
+	ended := s.finished == s.n
+	var stop func() bool
+	if ended {
+		s.done, s.timings.Finished, stop = true, now, s.stopCtx
+	}
+	s.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+	s.signal()
+	return ended
+}
+
+// fail ends the request with err (loop side, or Close).
+func (s *Stream) fail(err error, now time.Time) {
+	s.mu.Lock()
+	if s.done {
+		s.mu.Unlock()
+		return
+	}
+	s.done, s.err, s.timings.Finished = true, err, now
+	stop := s.stopCtx
+	s.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+	s.signal()
+}
+
+// watch registers the context watcher's stop function, calling it at once if
+// the request already ended.
+func (s *Stream) watch(stop func() bool) {
+	s.mu.Lock()
+	done := s.done
+	if !done {
+		s.stopCtx = stop
+	}
+	s.mu.Unlock()
+	if done {
+		stop()
+	}
+}
