@@ -55,7 +55,7 @@ func assertIdle(t *testing.T, e *Engine) {
 
 // collect reads a stream to its end: the tokens of each sequence, the
 // finish reasons and the final error (nil on a clean end).
-func collect(t *testing.T, s *Stream) ([][]int32, []FinishReason, error) {
+func collect(t testing.TB, s *Stream) ([][]int32, []FinishReason, error) {
 	t.Helper()
 	toks := make([][]int32, s.N())
 	fin := make([]FinishReason, s.N())

@@ -87,8 +87,10 @@ type seq struct {
 
 func (s *seq) output() []int32 { return s.tokens[s.numPrompt:] }
 
-// validate checks r against the scheduler's limits and fills defaults.
-func (sc *Scheduler) validate(r *Request) error {
+// Prepare checks r against the scheduler's limits and fills its defaults
+// (N, MaxTokens, Weight). It reads only the configuration, which never
+// changes, so it is safe to call from any goroutine; Add calls it again.
+func (sc *Scheduler) Prepare(r *Request) error {
 	switch {
 	case len(r.Prompt) == 0:
 		return fmt.Errorf("%w: empty prompt", ErrInvalidRequest)

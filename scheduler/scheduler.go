@@ -119,7 +119,7 @@ func (sc *Scheduler) NumRequests() int { return len(sc.requests) }
 // context. The first sequence waits in the queue; with n > 1 the others wait
 // for its prompt to be computed, then share its blocks.
 func (sc *Scheduler) Add(r Request) error {
-	if err := sc.validate(&r); err != nil {
+	if err := sc.Prepare(&r); err != nil {
 		return err
 	}
 	if _, dup := sc.requests[r.ID]; dup {

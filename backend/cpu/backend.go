@@ -129,8 +129,9 @@ func geometry(cfg *model.Config, opts *Options) (backend.Geometry, error) {
 		}
 		g.NumBlocks = int(budget / perBlock)
 		if opts.KVCacheBytes == 0 {
-			// No point in more than every sequence at full length.
-			g.NumBlocks = min(g.NumBlocks, g.MaxSeqs*((g.MaxModelLen+g.BlockSize-1)/g.BlockSize))
+			// No point in more than every sequence at full length (plus
+			// the engine's null block).
+			g.NumBlocks = min(g.NumBlocks, g.MaxSeqs*((g.MaxModelLen+g.BlockSize-1)/g.BlockSize)+1)
 		}
 	}
 	if need := (g.MaxModelLen + g.BlockSize - 1) / g.BlockSize; g.NumBlocks < 1 {

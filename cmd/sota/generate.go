@@ -2,15 +2,15 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"strconv"
 	"time"
 
-	"github.com/sotasystems/sota/backend"
 	"github.com/sotasystems/sota/backend/cpu"
+	"github.com/sotasystems/sota/engine"
 	"github.com/sotasystems/sota/sample"
 )
 
@@ -34,35 +34,76 @@ type generateCmd struct {
 	RepetitionPenalty *float32 `help:"Penalty > 1 discourages repeating prompt and output tokens." env:"SOTA_REPETITION_PENALTY"`
 	Seed              *uint64  `help:"Random seed; the same seed gives the same text. Default: random." env:"SOTA_SEED"`
 	Quiet             bool     `help:"Do not print statistics to stderr." short:"q"`
+
+	Input  string `help:"JSONL file of requests, one object per line with prompt or prompt_ids and optional sampling fields ('-' for stdin); all run through the engine together." placeholder:"FILE" env:"SOTA_INPUT"`
+	Output string `help:"Where --input's results go, as JSONL in input order (default: stdout)." placeholder:"FILE" env:"SOTA_OUTPUT"`
+
+	engineFlags `embed:""`
 }
 
 func (g *generateCmd) Run(rc *runContext) error {
+	if g.Input == "" && g.Output != "" {
+		return errors.New("--output needs --input (a single --prompt prints to stdout)")
+	}
+	if g.Input != "" && (g.Prompt != "" || g.PromptIDs != nil) {
+		return errors.New("give --input or --prompt/--prompt-ids, not both")
+	}
+	opts, err := g.cpuOptions(g.Threads, g.MaxModelLen)
+	if err != nil {
+		return err
+	}
 	src := modelSource{Dir: g.Model, TokenizerDir: g.Tokenizer, RandomWeights: g.RandomWeights, WeightsSeed: g.WeightsSeed}
 	l, err := src.load(rc.logger)
 	if err != nil {
 		return err
 	}
 	defer l.m.Close()
-	prompt, err := g.promptIDs(l)
-	if err != nil {
-		return err
-	}
 	params, err := g.samplingParams(l)
 	if err != nil {
 		return err
 	}
-	be, err := newCPUBackend(l, cpu.Options{Threads: g.Threads, MaxModelLen: g.MaxModelLen, MaxSeqs: 1}, rc.stderr)
+	var prompt []int32
+	if g.Input == "" {
+		if prompt, err = g.promptIDs(l); err != nil {
+			return err
+		}
+	}
+	if g.Input == "" {
+		opts.MaxSeqs = 1 // one sequence: do not size the cache for 256
+	}
+	be, err := newCPUBackend(l, opts, rc.stderr)
 	if err != nil {
 		return err
 	}
 	defer be.Close()
 	l.m.Close() // the backend holds its own copy of the weights
+	var eos []int32
+	eos = append(eos, l.m.EOSTokenIDs()...)
+	eng, err := g.newEngine(be, eos, g.MaxModelLen, rc.logger)
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	if g.Input != "" {
+		return g.runBatch(rc, l, eng, params)
+	}
+	return g.runOne(rc, l, eng, prompt, params)
+}
 
-	eos := map[int32]bool{}
-	if !g.IgnoreEOS {
-		for _, id := range l.m.EOSTokenIDs() {
-			eos[id] = true
-		}
+// runOne streams one prompt's continuation to stdout.
+func (g *generateCmd) runOne(rc *runContext, l *loaded, eng *engine.Engine, prompt []int32, params sample.Params) error {
+	room := eng.MaxModelLen() - len(prompt)
+	if room <= 0 {
+		return fmt.Errorf("prompt of %d tokens leaves no room in the context of %d tokens", len(prompt), eng.MaxModelLen())
+	}
+	if g.MaxTokens < 1 {
+		return fmt.Errorf("--max-tokens %d: must be positive", g.MaxTokens)
+	}
+	stream, err := eng.Generate(rc.ctx, engine.Request{
+		Prompt: prompt, Params: params, MaxTokens: min(g.MaxTokens, room), IgnoreEOS: g.IgnoreEOS,
+	})
+	if err != nil {
+		return err
 	}
 	out := bufio.NewWriter(rc.stdout)
 	defer out.Flush()
@@ -70,19 +111,36 @@ func (g *generateCmd) Run(rc *runContext) error {
 	if g.PromptIDs == nil && g.Prompt != "" {
 		fmt.Fprint(out, g.Prompt)
 	}
-	st, err := generate(rc.ctx, be, prompt, params, g.MaxTokens, eos, func(tok int32) error {
-		emit(tok, false)
-		return out.Flush()
-	})
+	generated := 0
+	for {
+		c, err := stream.Recv(rc.ctx)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			emit(0, true)
+			fmt.Fprintln(out)
+			return err
+		}
+		generated++
+		if !c.StopToken {
+			emit(c.Token, false)
+			if err := out.Flush(); err != nil {
+				return err
+			}
+		}
+	}
 	emit(0, true)
 	fmt.Fprintln(out)
-	if err != nil {
-		return err
-	}
 	if !g.Quiet {
 		out.Flush()
+		tm := stream.Timings()
+		rate := 0.0
+		if d := tm.Finished.Sub(tm.FirstToken); generated > 1 && d > 0 {
+			rate = float64(generated-1) / d.Seconds()
+		}
 		fmt.Fprintf(rc.stderr, "[%s · %s kernels · prompt %d tokens · generated %d · time to first token %s · %.1f tokens/s]\n",
-			l.name, cpu.KernelName(), len(prompt), st.generated, st.ttft.Round(10*time.Microsecond), st.decodeRate())
+			l.name, cpu.KernelName(), len(prompt), generated, tm.FirstToken.Sub(tm.Arrival).Round(10*time.Microsecond), rate)
 	}
 	return nil
 }
@@ -179,95 +237,4 @@ func (g *generateCmd) emitter(l *loaded, prompt []int32, out *bufio.Writer) func
 		}
 		out.WriteString(dec.Add(tok))
 	}
-}
-
-type genStats struct {
-	generated int
-	ttft      time.Duration // prefill until the first token
-	decode    time.Duration // first token until the last
-}
-
-func (s genStats) decodeRate() float64 {
-	if s.generated < 2 || s.decode <= 0 {
-		return 0
-	}
-	return float64(s.generated-1) / s.decode.Seconds()
-}
-
-// generate runs one sequence: the prompt in chunks of the backend's batch
-// limit, then one token per step until maxTokens, an EOS id or the end of the
-// context. KV blocks 0..n-1 hold the sequence (it is alone in the cache).
-func generate(ctx context.Context, be backend.Backend, prompt []int32, params sample.Params,
-	maxTokens int, eos map[int32]bool, onToken func(int32) error) (genStats, error) {
-	var st genStats
-	g := be.Geometry()
-	if len(prompt) >= g.MaxModelLen {
-		return st, fmt.Errorf("prompt of %d tokens leaves no room in the context of %d tokens", len(prompt), g.MaxModelLen)
-	}
-	maxTokens = min(maxTokens, g.MaxModelLen-len(prompt))
-	if maxTokens <= 0 {
-		return st, nil
-	}
-	total := len(prompt) + maxTokens
-	nBlocks := (total + g.BlockSize - 1) / g.BlockSize
-	if nBlocks > g.NumBlocks {
-		return st, fmt.Errorf("%d tokens need %d KV blocks, the cache has %d", total, nBlocks, g.NumBlocks)
-	}
-	table := make([]int32, nBlocks)
-	for i := range table {
-		table[i] = int32(i)
-	}
-	var output []int32
-	start := time.Now()
-	step := func(tokens []int32, pos int, sampleIt bool) (int32, error) {
-		b := &backend.Batch{
-			Tokens:           tokens,
-			Positions:        make([]int32, len(tokens)),
-			SeqStarts:        []int32{0, int32(len(tokens))},
-			BlockTables:      table[:(pos+len(tokens)+g.BlockSize-1)/g.BlockSize],
-			BlockTableStarts: []int32{0, 0},
-		}
-		b.BlockTableStarts[1] = int32(len(b.BlockTables))
-		for i := range tokens {
-			b.Positions[i] = int32(pos + i)
-		}
-		if sampleIt {
-			b.Samples = []backend.SampleRow{{Seq: 0, Params: params, PromptTokens: prompt, OutputTokens: output}}
-		}
-		out, err := be.Forward(ctx, b)
-		if err != nil || !sampleIt {
-			return 0, err
-		}
-		return out.Samples[0].Token, nil
-	}
-	// Prefill.
-	var tok int32
-	for pos := 0; pos < len(prompt); pos += g.MaxBatchTokens {
-		end := min(pos+g.MaxBatchTokens, len(prompt))
-		var err error
-		if tok, err = step(prompt[pos:end], pos, end == len(prompt)); err != nil {
-			return st, err
-		}
-	}
-	st.ttft = time.Since(start)
-	decodeStart := time.Now()
-	for {
-		output = append(output, tok)
-		st.generated++
-		if eos[tok] {
-			break
-		}
-		if err := onToken(tok); err != nil {
-			return st, err
-		}
-		if st.generated == maxTokens {
-			break
-		}
-		var err error
-		if tok, err = step([]int32{tok}, len(prompt)+len(output)-1, true); err != nil {
-			return st, err
-		}
-	}
-	st.decode = time.Since(decodeStart)
-	return st, nil
 }

@@ -120,7 +120,13 @@ func TestGenerateErrors(t *testing.T) {
 		{"unknown device", []string{"--device", "tpu"}, 2, "device"},
 		{"unknown flag", []string{"--bogus"}, 2, "bogus"},
 		{"bad prompt id", []string{"--prompt-ids", "1,x"}, 2, "prompt-ids"},
-		{"prompt id outside vocab", []string{"--prompt-ids", "1,100000"}, 1, "outside vocabulary"},
+		{"prompt id outside vocab", []string{"--prompt-ids", "1,100000"}, 1, "outside the vocabulary"},
+		{"output without input", []string{"--output", "x.jsonl"}, 1, "--output needs --input"},
+		{"input and prompt", []string{"--input", "x.jsonl", "--prompt", "a"}, 1, "not both"},
+		{"missing input file", []string{"--input", "/nonexistent/in.jsonl"}, 1, "/nonexistent/in.jsonl"},
+		{"bad kv memory", []string{"--kv-cache-memory", "lots"}, 1, "--kv-cache-memory"},
+		{"bad policy", []string{"--scheduling-policy", "random"}, 2, "scheduling-policy"},
+		{"context over a tiny cache", []string{"--num-kv-blocks", "4", "--max-model-len", "256"}, 1, "KV blocks"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
