@@ -82,10 +82,7 @@ type seq struct {
 	numCommit   int            // blocks committed to the prefix cache
 	state       state
 	params      sample.Params
-	queuePos    int // index in its tenant queue while waiting
 }
-
-func (s *seq) output() []int32 { return s.tokens[s.numPrompt:] }
 
 // Prepare checks r against the scheduler's limits and fills its defaults
 // (N, MaxTokens, Weight). It reads only the configuration, which never

@@ -208,6 +208,9 @@ func (g *generateCmd) batchRequest(raw []byte, l *loaded, defaults sample.Params
 	default:
 		return req, line, errors.New("missing prompt or prompt_ids")
 	}
+	if len(req.Prompt) == 0 {
+		return req, line, errors.New("empty prompt")
+	}
 	p := &req.Params
 	setF := func(dst *float32, v *float32) {
 		if v != nil {
