@@ -8,7 +8,7 @@ TOOLS       := $(CURDIR)/.tools
 STATICCHECK := $(TOOLS)/staticcheck
 STATICCHECK_VERSION := v0.8.2
 # Packages whose code runs goroutines: tested again under the race detector.
-RACE_PKGS   := ./backend/... ./tokenizer/... ./model/...
+RACE_PKGS   := ./backend/... ./tokenizer/... ./model/... ./kvcache/... ./scheduler/... ./engine/...
 
 .PHONY: all build run test test-short lint bench golden generate clean
 
@@ -40,9 +40,12 @@ lint: $(STATICCHECK)
 	$(STATICCHECK) ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 
-# Benchmarks: CPU decode against the memory-bandwidth roofline, sampler, tokenizer.
+# Benchmarks: CPU decode against the memory-bandwidth roofline, scheduler step
+# cost, batched vs one-at-a-time engine throughput, sampler, tokenizer.
 bench:
 	$(GO) test -run '^$$' -bench DecodeRoofline -benchtime 5x ./backend/cpu/
+	$(GO) test -run '^$$' -bench Step -benchmem ./scheduler/
+	$(GO) test -run '^$$' -bench Throughput110M -benchtime 1x -v ./engine/
 	$(GO) test -run '^$$' -bench . ./sample/ ./tokenizer/
 
 # Regenerate golden files (needs network access to PyPI; never run by CI).
