@@ -115,6 +115,9 @@ type message struct {
 	ctx    context.Context
 	abort  scheduler.RequestID
 	reason error
+	// stopSeq: end only sequence index of request abort (Stream.Stop).
+	stopSeq bool
+	index   int
 }
 
 // New builds the scheduler for be's geometry and starts the loop.
@@ -210,7 +213,7 @@ func (e *Engine) Generate(ctx context.Context, req Request) (*Stream, error) {
 	if err := e.validator.Prepare(&sr); err != nil {
 		return nil, err
 	}
-	st := newStream(sr.ID, sr.N, e.clock())
+	st := newStream(e, sr.ID, sr.N, e.clock())
 	if !e.send(message{add: st, req: sr, ctx: ctx}) {
 		return nil, ErrClosed
 	}

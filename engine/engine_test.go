@@ -355,3 +355,49 @@ func TestStatsTrackTime(t *testing.T) {
 		}
 	})
 }
+
+// Stop ends one sequence of a request; the others run to their end.
+func TestStopOneSequence(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e, be := newFake(t, backend.Geometry{}, Config{})
+		gate := make(chan struct{})
+		be.Fail = func(*backend.Batch) error { <-gate; return nil }
+		s, err := e.Generate(t.Context(), Request{Prompt: []int32{5, 6}, N: 2, MaxTokens: 20, IgnoreEOS: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := [2]int{}
+		now, cancel := context.WithCancel(t.Context())
+		cancel() // Recv(now) returns what is buffered, without waiting
+		for got[0] < 3 {
+			gate <- struct{}{}
+			synctest.Wait()
+			for {
+				c, err := s.Recv(now)
+				if err != nil {
+					break
+				}
+				got[c.Index]++
+			}
+		}
+		s.Stop(0)
+		s.Stop(0) // twice is harmless
+		close(gate)
+		for {
+			c, err := s.Recv(t.Context())
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got[c.Index]++
+		}
+		if got[1] != 20 || got[0] > 4 {
+			t.Fatalf("tokens per sequence %v: want the stopped one at 3 (or 4 in flight) and the other 20", got)
+		}
+		if u := s.Usage(); u.PromptTokens != 2 || u.CompletionTokens != got[0]+got[1] {
+			t.Fatalf("usage %+v, tokens %v", u, got)
+		}
+	})
+}

@@ -55,6 +55,14 @@ func (e *Engine) drain() {
 				continue
 			}
 			e.streams[m.req.ID] = m.add
+		case m.stopSeq:
+			st, ok := e.streams[m.abort]
+			if !ok {
+				continue
+			}
+			if u, ok := e.sched.FinishSeq(m.abort, m.index); ok && st.endSeq(m.index, u, e.clock()) {
+				delete(e.streams, m.abort)
+			}
 		default:
 			if st, ok := e.streams[m.abort]; ok {
 				e.sched.Abort(m.abort)

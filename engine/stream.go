@@ -42,6 +42,7 @@ type Timings struct {
 // Stream delivers a request's tokens. Recv from one goroutine; the other
 // methods are safe from any.
 type Stream struct {
+	e  *Engine
 	id scheduler.RequestID
 	n  int
 
@@ -57,8 +58,16 @@ type Stream struct {
 	ready    chan struct{}
 }
 
-func newStream(id scheduler.RequestID, n int, arrival time.Time) *Stream {
-	return &Stream{id: id, n: n, ready: make(chan struct{}, 1), timings: Timings{Arrival: arrival}}
+func newStream(e *Engine, id scheduler.RequestID, n int, arrival time.Time) *Stream {
+	return &Stream{e: e, id: id, n: n, ready: make(chan struct{}, 1), timings: Timings{Arrival: arrival}}
+}
+
+// Stop ends sequence index early (a server found a stop string in its
+// text): the engine frees its blocks at the next step and the stream ends
+// once every sequence has. Chunks of that sequence already on their way may
+// still arrive; ignore them. Stopping an ended sequence does nothing.
+func (s *Stream) Stop(index int) {
+	s.e.send(message{abort: s.id, stopSeq: true, index: index})
 }
 
 // N is the number of sequences the request generates.
@@ -145,6 +154,28 @@ func (s *Stream) push(ev scheduler.Event, now time.Time) bool {
 		s.usage.CompletionTokens += u.OutputTokens
 		s.finished++
 	}
+	ended := s.finished == s.n
+	var stop func() bool
+	if ended {
+		s.done, s.timings.Finished, stop = true, now, s.stopCtx
+	}
+	s.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+	s.signal()
+	return ended
+}
+
+// endSeq records that sequence index was stopped by Stop (loop side); it
+// reports whether the request ended.
+func (s *Stream) endSeq(index int, u scheduler.Usage, now time.Time) bool {
+	s.mu.Lock()
+	if index == 0 {
+		s.usage.PromptTokens, s.usage.CachedTokens = u.PromptTokens, u.CachedTokens
+	}
+	s.usage.CompletionTokens += u.OutputTokens
+	s.finished++
 	ended := s.finished == s.n
 	var stop func() bool
 	if ended {

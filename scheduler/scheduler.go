@@ -156,6 +156,20 @@ func (sc *Scheduler) Abort(id RequestID) bool {
 	return true
 }
 
+// FinishSeq ends one sequence of request id (a server found a stop string
+// in its text) and returns its token counts. It reports false when the
+// sequence had already ended. Like Abort, call it between steps.
+func (sc *Scheduler) FinishSeq(id RequestID, index int) (Usage, bool) {
+	req, ok := sc.requests[id]
+	if !ok || index < 0 || index >= len(req.seqs) || req.seqs[index].state == stateFinished {
+		return Usage{}, false
+	}
+	s := req.seqs[index]
+	u := s.usage()
+	sc.finish(s)
+	return u, true
+}
+
 // finish removes s from wherever it is and frees its blocks.
 func (sc *Scheduler) finish(s *seq) {
 	switch s.state {

@@ -382,3 +382,26 @@ func TestDeterministicPlans(t *testing.T) {
 		t.Fatal("two identical runs planned differently")
 	}
 }
+
+func TestFinishSeqEndsOneSequence(t *testing.T) {
+	h := newHarness(t, setup{})
+	h.add(Request{ID: 1, Prompt: prompt(1, 6), MaxTokens: 10, N: 2})
+	h.step()
+	h.step()
+	u, ok := h.sc.FinishSeq(1, 0)
+	if !ok || u.OutputTokens != 2 || u.PromptTokens != 6 {
+		t.Fatalf("FinishSeq: %+v %v", u, ok)
+	}
+	if _, ok := h.sc.FinishSeq(1, 0); ok {
+		t.Fatal("second FinishSeq of the same sequence reported true")
+	}
+	for _, bad := range []int{-1, 2} {
+		if _, ok := h.sc.FinishSeq(1, bad); ok {
+			t.Fatalf("FinishSeq of index %d reported true", bad)
+		}
+	}
+	h.run(100)
+	if len(h.out[1][1]) != 10 {
+		t.Fatalf("the other sequence got %d tokens", len(h.out[1][1]))
+	}
+}
