@@ -10,7 +10,7 @@ STATICCHECK_VERSION := v0.8.2
 # Packages whose code runs goroutines: tested again under the race detector.
 RACE_PKGS   := ./backend/... ./tokenizer/... ./model/... ./kvcache/... ./scheduler/... ./engine/...
 
-.PHONY: all build run test test-short lint bench golden generate clean
+.PHONY: all build run test test-short lint bench golden generate clean pyenv
 
 all: build
 
@@ -23,11 +23,23 @@ run: build
 
 # The whole test suite: unit, golden and end-to-end tests, the race detector
 # on concurrent packages, and the portable (non-assembly) kernels.
-test:
+test: pyenv
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
 	$(GO) test -count=1 -race $(RACE_PKGS)
 	$(GO) test -count=1 -tags purego ./backend/cpu/...
+
+# Python reference (tokenizers, sentencepiece, jinja2; pinned) for the tokenizer
+# differential tests, in a project-local virtual environment.
+VENV        := $(CURDIR)/.venv
+PY_REQS     := tokenizer/testdata/requirements.txt
+
+pyenv: $(VENV)/.installed
+
+$(VENV)/.installed: $(PY_REQS)
+	python3 -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r $(PY_REQS)
+	touch $@
 
 test-short:
 	$(GO) test -short ./...

@@ -62,3 +62,21 @@ func BenchmarkDecoder(b *testing.B) {
 		d.Flush()
 	}
 }
+
+// BenchmarkEncodeLlama3Lines encodes the same 1 MiB one line at a time, as
+// a server encodes many requests of ordinary size.
+func BenchmarkEncodeLlama3Lines(b *testing.B) {
+	tok, err := Load(testmodels.Shared(b, "llama3.1-tokenizer"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	text := benchText(b, 1<<20)
+	lines := strings.SplitAfter(text, "\n")
+	b.SetBytes(int64(len(text)))
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, l := range lines {
+			tok.Encode(l, true)
+		}
+	}
+}

@@ -28,6 +28,8 @@ type bpe struct {
 	fuseUnk      bool
 	ignoreMerges bool
 
+	spm *spmModel // non-nil: merge like SentencePiece (spm.go)
+
 	cache wordCache
 }
 
@@ -49,6 +51,9 @@ type mergeItem struct {
 type bpeScratch struct {
 	syms []symbol
 	heap []mergeItem
+
+	spmSyms []spmSymbol
+	spmHeap []spmPair
 }
 
 func (s *bpeScratch) add(id int32) {
@@ -68,6 +73,12 @@ func (m *bpe) encodeWord(dst []int32, w string, sc *bpeScratch) []int32 {
 	}
 	if ids, ok := m.cache.get(w); ok {
 		return append(dst, ids...)
+	}
+	if m.spm != nil {
+		start := len(dst)
+		dst = m.spmEncode(dst, w, sc)
+		m.cache.put(w, dst[start:])
+		return dst
 	}
 	sc.syms = sc.syms[:0]
 	if m.byteLevel {
@@ -114,6 +125,17 @@ func (m *bpe) known(u *unkState, sc *bpeScratch, id int32) {
 // fallback adds the <0xNN> tokens of s and reports whether all exist. Like
 // the reference, it does not flush a pending unknown token first.
 func (m *bpe) fallback(s string, sc *bpeScratch) bool {
+	if !m.canFallback(s) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		sc.add(m.fallbackIDs[s[i]])
+	}
+	return true
+}
+
+// canFallback reports whether every byte of s has a <0xNN> token.
+func (m *bpe) canFallback(s string) bool {
 	if !m.byteFallback {
 		return false
 	}
@@ -121,9 +143,6 @@ func (m *bpe) fallback(s string, sc *bpeScratch) bool {
 		if m.fallbackIDs[s[i]] < 0 {
 			return false
 		}
-	}
-	for i := 0; i < len(s); i++ {
-		sc.add(m.fallbackIDs[s[i]])
 	}
 	return true
 }

@@ -14,10 +14,12 @@ const (
 	tokenizerFile  = "tokenizer.json"
 	configFile     = "tokenizer_config.json"
 	generationFile = "generation_config.json"
+	spmModelFile   = "tokenizer.model"
 )
 
-// Load reads dir/tokenizer.json and, when present, dir/tokenizer_config.json
-// and dir/generation_config.json (for the end-of-sequence ids).
+// Load reads dir/tokenizer.json (else a SentencePiece dir/tokenizer.model or
+// dir/tokenizer.model.*) and, when present, dir/tokenizer_config.json and
+// dir/generation_config.json (for the end-of-sequence ids).
 func Load(dir string) (*Tokenizer, error) {
 	return load(os.DirFS(dir), dir)
 }
@@ -34,13 +36,9 @@ func load(fsys fs.FS, dir string) (*Tokenizer, error) {
 		}
 		return filepath.Join(dir, f)
 	}
-	data, err := fs.ReadFile(fsys, tokenizerFile)
+	t, err := loadModel(fsys, name)
 	if err != nil {
-		return nil, fmt.Errorf("load %s: %w", name(tokenizerFile), err)
-	}
-	t, err := parseTokenizer(data)
-	if err != nil {
-		return nil, fmt.Errorf("load %s: %w", name(tokenizerFile), err)
+		return nil, err
 	}
 	cfg, err := readOptional(fsys, configFile)
 	if err == nil && cfg != nil {
@@ -55,6 +53,56 @@ func load(fsys fs.FS, dir string) (*Tokenizer, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", name(generationFile), err)
+	}
+	return t, nil
+}
+
+// loadModel reads tokenizer.json, or, when the directory has none, a
+// SentencePiece model: tokenizer.model, else one tokenizer.model.* file
+// (Mistral names them tokenizer.model.v3 and so on).
+func loadModel(fsys fs.FS, name func(string) string) (*Tokenizer, error) {
+	data, err := fs.ReadFile(fsys, tokenizerFile)
+	if err == nil {
+		t, err := parseTokenizer(data)
+		if err != nil {
+			return nil, fmt.Errorf("load %s: %w", name(tokenizerFile), err)
+		}
+		return t, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("load %s: %w", name(tokenizerFile), err)
+	}
+	spmFile := spmModelFile
+	data, err = fs.ReadFile(fsys, spmFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		matches, _ := fs.Glob(fsys, spmModelFile+".*")
+		if len(matches) != 1 {
+			return nil, fmt.Errorf("load %s: no %s, no %s and %d %s.* files: %w",
+				name("."), tokenizerFile, spmModelFile, len(matches), spmModelFile, fs.ErrNotExist)
+		}
+		spmFile = matches[0]
+		data, err = fs.ReadFile(fsys, spmFile)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", name(spmFile), err)
+	}
+	t, err := parseSentencePiece(data)
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", name(spmFile), err)
+	}
+	return t, nil
+}
+
+// parseSentencePiece builds a Tokenizer from a serialized SentencePiece
+// ModelProto.
+func parseSentencePiece(data []byte) (*Tokenizer, error) {
+	p, err := parseSPM(data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	t := &Tokenizer{}
+	if err := t.fromSPM(p); err != nil {
+		return nil, err
 	}
 	return t, nil
 }
@@ -363,6 +411,17 @@ func (t *Tokenizer) applyConfig(data []byte) error {
 	}
 	if hasEOS {
 		t.eos = []int32{eos}
+	}
+	if t.fromSentencePiece {
+		// Without tokenizer.json the flags decide, as for the slow
+		// (SentencePiece) tokenizers of transformers.
+		if c.AddBOSToken != nil && !*c.AddBOSToken {
+			t.template.prefix = nil
+		}
+		if c.AddEOSToken != nil && *c.AddEOSToken && hasEOS {
+			t.template.suffix = []int32{eos}
+		}
+		return nil
 	}
 	if len(t.template.prefix) == 0 && len(t.template.suffix) == 0 {
 		if c.AddBOSToken != nil && *c.AddBOSToken && t.hasBOS {

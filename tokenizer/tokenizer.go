@@ -33,6 +33,8 @@ type Tokenizer struct {
 	hasBOS bool
 	eos    []int32
 
+	fromSentencePiece bool // loaded from tokenizer.model (spm.go)
+
 	pool sync.Pool // *encodeState
 }
 

@@ -22,6 +22,7 @@ type cli struct {
 	LogLevel slog.Level `help:"Log level: debug, info, warn, error." default:"info" env:"SOTA_LOG_LEVEL"`
 
 	Generate generateCmd `cmd:"" help:"Generate text from a prompt (default: the built-in demo model on the CPU)."`
+	Tokenize tokenizeCmd `cmd:"" help:"Tokenize JSON-string lines from stdin (--decode: ids to text, --chat: render chat messages)."`
 	Version  versionCmd  `cmd:"" help:"Print the version."`
 }
 
