@@ -78,8 +78,8 @@ func (s modelSource) load(logger *slog.Logger) (*loaded, error) {
 	return &l, nil
 }
 
-// loadTokenizer loads tokenizer.json from TokenizerDir, else from beside the
-// model. A model folder without one (random weights from a bare config.json,
+// loadTokenizer loads tokenizer.json (or tokenizer.model) from TokenizerDir,
+// else from beside the model. A model folder without one (random weights from a bare config.json,
 // say) runs without a tokenizer: prompts are then given as token ids.
 func (s modelSource) loadTokenizer() (*tokenizer.Tokenizer, error) {
 	dir := s.TokenizerDir
@@ -88,7 +88,7 @@ func (s modelSource) loadTokenizer() (*tokenizer.Tokenizer, error) {
 		if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
 			dir = filepath.Dir(dir)
 		}
-		if _, err := os.Stat(filepath.Join(dir, "tokenizer.json")); errors.Is(err, fs.ErrNotExist) {
+		if !hasTokenizer(dir) {
 			return nil, nil
 		}
 	}
@@ -97,6 +97,16 @@ func (s modelSource) loadTokenizer() (*tokenizer.Tokenizer, error) {
 		return nil, fmt.Errorf("tokenizer: %w", err)
 	}
 	return tok, nil
+}
+
+// hasTokenizer reports whether dir holds tokenizer.json or a SentencePiece
+// tokenizer.model (tokenizer.model.v3 and the like count too).
+func hasTokenizer(dir string) bool {
+	if _, err := os.Stat(filepath.Join(dir, "tokenizer.json")); !errors.Is(err, fs.ErrNotExist) {
+		return true
+	}
+	m, _ := filepath.Glob(filepath.Join(dir, "tokenizer.model*"))
+	return len(m) > 0
 }
 
 // newCPUBackend builds the CPU backend, with a progress bar on a terminal
