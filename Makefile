@@ -67,5 +67,17 @@ golden:
 generate:
 	$(GO) generate ./...
 
+# CUDA library (libsota_cuda.so in build/) for sm_90a, sm_100a and sm_103a.
+# Uses the CUDA toolkit found ($CUDA_HOME, nvcc on PATH, /usr/local/cuda) or
+# installs CUDA 13 from NVIDIA's PyPI wheels into .tools/cuda (compile and
+# link only; running needs a GPU machine). cuda-check verifies with cuobjdump
+# that SASS for every architecture is inside; CI runs it.
+.PHONY: cuda cuda-check
+cuda:
+	scripts/cuda-build.sh >/dev/null
+
+cuda-check:
+	scripts/cuda-check.sh "$$(scripts/cuda-build.sh)"
+
 clean:
-	rm -rf bin .tools
+	rm -rf bin .tools build
