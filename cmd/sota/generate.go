@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/sotasystems/sota/backend/cpu"
 	"github.com/sotasystems/sota/engine"
 	"github.com/sotasystems/sota/sample"
 )
@@ -19,7 +18,6 @@ type generateCmd struct {
 	Tokenizer     string `help:"Folder holding tokenizer.json, when it is not the model folder." env:"SOTA_TOKENIZER" placeholder:"DIR"`
 	RandomWeights bool   `help:"Build the model from --model's config.json with deterministic random weights (for speed and memory at real shapes)." env:"SOTA_RANDOM_WEIGHTS"`
 	WeightsSeed   uint64 `help:"Seed of --random-weights." default:"0" env:"SOTA_WEIGHTS_SEED"`
-	Device        string `help:"Where the model runs." enum:"cpu" default:"cpu" env:"SOTA_DEVICE"`
 	Threads       int    `help:"CPU threads (0 = all cores)." default:"0" env:"SOTA_THREADS"`
 	MaxModelLen   int    `help:"Longest context in tokens (0 = the model's)." default:"0" env:"SOTA_MAX_MODEL_LEN"`
 
@@ -38,6 +36,7 @@ type generateCmd struct {
 	Input  string `help:"JSONL file of requests, one object per line with prompt or prompt_ids and optional sampling fields ('-' for stdin); all run through the engine together." placeholder:"FILE" env:"SOTA_INPUT"`
 	Output string `help:"Where --input's results go, as JSONL in input order (default: stdout)." placeholder:"FILE" env:"SOTA_OUTPUT"`
 
+	deviceFlags `embed:""`
 	engineFlags `embed:""`
 }
 
@@ -71,7 +70,7 @@ func (g *generateCmd) Run(rc *runContext) error {
 	if g.Input == "" {
 		opts.MaxSeqs = 1 // one sequence: do not size the cache for 256
 	}
-	be, err := newCPUBackend(l, opts, rc.stderr)
+	be, err := newBackend(rc.ctx, l, src, g.deviceFlags, opts, rc.logger, rc.stderr)
 	if err != nil {
 		return err
 	}
@@ -87,11 +86,11 @@ func (g *generateCmd) Run(rc *runContext) error {
 	if g.Input != "" {
 		return g.runBatch(rc, l, eng, params)
 	}
-	return g.runOne(rc, l, eng, prompt, params)
+	return g.runOne(rc, l, eng, prompt, params, kernelName(be))
 }
 
 // runOne streams one prompt's continuation to stdout.
-func (g *generateCmd) runOne(rc *runContext, l *loaded, eng *engine.Engine, prompt []int32, params sample.Params) error {
+func (g *generateCmd) runOne(rc *runContext, l *loaded, eng *engine.Engine, prompt []int32, params sample.Params, kernels string) error {
 	room := eng.MaxModelLen() - len(prompt)
 	if room <= 0 {
 		return fmt.Errorf("prompt of %d tokens leaves no room in the context of %d tokens", len(prompt), eng.MaxModelLen())
@@ -139,8 +138,8 @@ func (g *generateCmd) runOne(rc *runContext, l *loaded, eng *engine.Engine, prom
 		if d := tm.Finished.Sub(tm.FirstToken); generated > 1 && d > 0 {
 			rate = float64(generated-1) / d.Seconds()
 		}
-		fmt.Fprintf(rc.stderr, "[%s · %s kernels · prompt %d tokens · generated %d · time to first token %s · %.1f tokens/s]\n",
-			l.name, cpu.KernelName(), len(prompt), generated, tm.FirstToken.Sub(tm.Arrival).Round(10*time.Microsecond), rate)
+		fmt.Fprintf(rc.stderr, "[%s · %s · prompt %d tokens · generated %d · time to first token %s · %.1f tokens/s]\n",
+			l.name, kernels, len(prompt), generated, tm.FirstToken.Sub(tm.Arrival).Round(10*time.Microsecond), rate)
 	}
 	return nil
 }

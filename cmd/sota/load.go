@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
+	"github.com/sotasystems/sota/backend"
 	"github.com/sotasystems/sota/backend/cpu"
 	"github.com/sotasystems/sota/internal/demo"
 	"github.com/sotasystems/sota/model"
@@ -109,9 +111,21 @@ func hasTokenizer(dir string) bool {
 	return len(m) > 0
 }
 
-// newCPUBackend builds the CPU backend, with a progress bar on a terminal
-// when the weights are large enough to take a while.
-func newCPUBackend(l *loaded, opts cpu.Options, stderr io.Writer) (*cpu.Backend, error) {
+// deviceFlags pick where the model runs.
+type deviceFlags struct {
+	Device               string  `help:"Where the model runs: cpu, or cuda (needs libsota_cuda.so from 'make cuda' and an NVIDIA GPU)." enum:"cpu,cuda" default:"cpu" env:"SOTA_DEVICE"`
+	CUDALib              string  `name:"cuda-lib" help:"Path of libsota_cuda.so (default: beside the binary, then build/)." placeholder:"FILE" env:"SOTA_CUDA_LIB"`
+	CUDADevice           int     `name:"cuda-device" help:"CUDA device ordinal." default:"0" env:"SOTA_CUDA_DEVICE"`
+	GPUMemoryUtilization float64 `name:"gpu-memory-utilization" help:"Fraction of GPU memory for weights, activations and KV cache." default:"0.9" env:"SOTA_GPU_MEMORY_UTILIZATION"`
+}
+
+// newBackend builds the backend of --device, with a progress bar on a
+// terminal when the weights are large enough to take a while.
+func newBackend(ctx context.Context, l *loaded, src modelSource, dev deviceFlags, opts cpu.Options,
+	logger *slog.Logger, stderr io.Writer) (backend.Backend, error) {
+	if dev.GPUMemoryUtilization <= 0 || dev.GPUMemoryUtilization > 1 {
+		return nil, fmt.Errorf("--gpu-memory-utilization %v: must be in (0, 1]", dev.GPUMemoryUtilization)
+	}
 	const barThreshold = 256 << 20
 	var bar *progressbar.ProgressBar
 	opts.Progress = func(done, total int64) {
@@ -126,9 +140,20 @@ func newCPUBackend(l *loaded, opts cpu.Options, stderr io.Writer) (*cpu.Backend,
 		}
 		_ = bar.Set64(done)
 	}
-	be, err := cpu.New(l.m, opts)
+	be, err := openBackend(ctx, dev.Device, l.m, backendOptions{
+		CPU: opts, CUDALibrary: dev.CUDALib, CUDADevice: dev.CUDADevice, GPUMemoryUtilization: dev.GPUMemoryUtilization,
+		RandomWeights: src.RandomWeights, WeightsSeed: src.WeightsSeed, Logger: logger,
+	})
 	if bar != nil {
 		_ = bar.Finish()
 	}
 	return be, err
+}
+
+// kernelName says what runs the math, for the statistics line.
+func kernelName(be backend.Backend) string {
+	if _, ok := be.(*cpu.Backend); ok {
+		return cpu.KernelName() + " kernels"
+	}
+	return "cuda"
 }
