@@ -401,3 +401,17 @@ func TestStopOneSequence(t *testing.T) {
 		}
 	})
 }
+
+func TestCancelStream(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e, _ := newFake(t, backend.Geometry{}, Config{})
+		s, err := e.Generate(t.Context(), Request{Prompt: []int32{5}, IgnoreEOS: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Cancel()
+		if _, _, err := collect(t, s); !errors.Is(err, ErrAborted) {
+			t.Fatalf("error %v, want ErrAborted", err)
+		}
+	})
+}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"sync"
 	"time"
@@ -60,6 +61,11 @@ type Stream struct {
 
 func newStream(e *Engine, id scheduler.RequestID, n int, arrival time.Time) *Stream {
 	return &Stream{e: e, id: id, n: n, ready: make(chan struct{}, 1), timings: Timings{Arrival: arrival}}
+}
+
+// Cancel aborts the whole request, like cancelling its context.
+func (s *Stream) Cancel() {
+	s.e.send(message{abort: s.id, reason: fmt.Errorf("%w: cancelled by the caller", ErrAborted)})
 }
 
 // Stop ends sequence index early (a server found a stop string in its
