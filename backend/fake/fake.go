@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/sotasystems/sota/backend"
 	"github.com/sotasystems/sota/sample"
@@ -26,7 +27,12 @@ type Backend struct {
 	// that writes one slot twice or writes the null block 0. It catches
 	// block-table, prefix-cache and preemption bugs above the backend.
 	CheckKV bool
-	kv      []int64 // [NumBlocks*BlockSize] token | position<<32, 0 = never written
+	// StepDelay makes every Forward take this long (waiting on Sleep), to
+	// simulate a model's step time in capacity tests.
+	StepDelay time.Duration
+	// Sleep waits d or until ctx ends; nil uses a real timer.
+	Sleep func(ctx context.Context, d time.Duration) error
+	kv    []int64 // [NumBlocks*BlockSize] token | position<<32, 0 = never written
 
 	mu     sync.Mutex
 	stats  Stats
@@ -99,6 +105,15 @@ func (f *Backend) Forward(ctx context.Context, b *backend.Batch) (*backend.Outpu
 			return nil, err
 		}
 	}
+	if f.StepDelay > 0 {
+		sleep := f.Sleep
+		if sleep == nil {
+			sleep = timerSleep
+		}
+		if err := sleep(ctx, f.StepDelay); err != nil {
+			return nil, fmt.Errorf("fake backend: %w", err)
+		}
+	}
 	if f.CheckKV {
 		if err := f.checkKV(b); err != nil {
 			return nil, fmt.Errorf("fake backend: %w", err)
@@ -151,6 +166,17 @@ func (f *Backend) Close() error {
 	f.closed = true
 	f.mu.Unlock()
 	return nil
+}
+
+func timerSleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func kvEntry(tok, pos int32) int64 { return int64(uint32(tok)) | int64(pos+1)<<32 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/sotasystems/sota/backend"
 )
@@ -120,5 +121,24 @@ func TestCheckKV(t *testing.T) {
 	}
 	if _, err := f.Forward(ctx, twice); err == nil {
 		t.Fatal("two sequences writing one slot passed")
+	}
+}
+
+func TestStepDelay(t *testing.T) {
+	f := New(backend.Geometry{})
+	var slept []time.Duration
+	f.StepDelay = 20 * time.Millisecond
+	f.Sleep = func(ctx context.Context, d time.Duration) error { slept = append(slept, d); return nil }
+	if _, err := f.Forward(context.Background(), batch([]int32{1}, nil)); err != nil {
+		t.Fatal(err)
+	}
+	if len(slept) != 1 || slept[0] != 20*time.Millisecond {
+		t.Fatalf("slept %v", slept)
+	}
+	f.Sleep = nil
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := f.Forward(ctx, batch([]int32{1}, nil)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled during the delay: %v", err)
 	}
 }
