@@ -15,10 +15,13 @@ import (
 	"github.com/sotasystems/sota/scheduler"
 )
 
-// Errors of the engine (wrapped with detail). Request validation errors come
-// from the scheduler (scheduler.ErrInvalidRequest, scheduler.ErrPromptTooLong)
-// and sample.ErrInvalidParams.
+// Errors of the engine (wrapped with detail). Generate's validation errors
+// wrap ErrInvalidRequest or ErrPromptTooLong (the scheduler's) or
+// sample.ErrInvalidParams.
 var (
+	ErrInvalidRequest = scheduler.ErrInvalidRequest
+	ErrPromptTooLong  = scheduler.ErrPromptTooLong
+
 	ErrClosed    = errors.New("engine closed")
 	ErrAborted   = errors.New("request aborted")
 	ErrBackend   = errors.New("backend failed")

@@ -415,3 +415,33 @@ func TestCancelStream(t *testing.T) {
 		}
 	})
 }
+
+// Stopping every sequence ends the stream and forgets it.
+func TestStopEverySequence(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e, be := newFake(t, backend.Geometry{}, Config{})
+		gate := make(chan struct{})
+		be.Fail = func(*backend.Batch) error { <-gate; return nil }
+		s, err := e.Generate(t.Context(), Request{Prompt: []int32{5, 6}, N: 3, MaxTokens: 50, IgnoreEOS: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		gate <- struct{}{}
+		synctest.Wait()
+		for i := range 3 {
+			s.Stop(i)
+		}
+		close(gate)
+		for {
+			if _, err := s.Recv(t.Context()); err == io.EOF {
+				break
+			} else if err != nil {
+				t.Fatal(err)
+			}
+		}
+		synctest.Wait()
+		if n := len(e.streams); n != 0 {
+			t.Fatalf("%d streams still tracked", n)
+		}
+	})
+}

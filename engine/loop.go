@@ -42,34 +42,49 @@ func (e *Engine) drain() {
 	if len(msgs) == 0 {
 		return
 	}
-	defer e.publish()
+	// Streams learn their fate after the snapshot is published, so a caller
+	// that sees its request end also sees the engine state after it.
+	var after []func()
+	ending := map[*Stream]int{} // sequences stopped in this drain, per stream
+	now := e.clock()
 	for _, m := range msgs {
 		switch {
 		case m.add != nil:
+			st := m.add
 			if err := m.ctx.Err(); err != nil {
-				m.add.fail(fmt.Errorf("%w: %w", ErrAborted, context.Cause(m.ctx)), e.clock())
+				after = append(after, func() { st.fail(fmt.Errorf("%w: %w", ErrAborted, context.Cause(m.ctx)), now) })
 				continue
 			}
 			if err := e.sched.Add(m.req); err != nil {
-				m.add.fail(err, e.clock()) // validated by Generate; only a duplicate id could get here
+				after = append(after, func() { st.fail(err, now) }) // validated by Generate: only a duplicate id gets here
 				continue
 			}
-			e.streams[m.req.ID] = m.add
+			e.streams[m.req.ID] = st
 		case m.stopSeq:
 			st, ok := e.streams[m.abort]
 			if !ok {
 				continue
 			}
-			if u, ok := e.sched.FinishSeq(m.abort, m.index); ok && st.endSeq(m.index, u, e.clock()) {
-				delete(e.streams, m.abort)
+			if u, ok := e.sched.FinishSeq(m.abort, m.index); ok {
+				ending[st]++
+				if st.willEnd(ending[st]) {
+					delete(e.streams, m.abort)
+				}
+				index := m.index
+				after = append(after, func() { st.endSeq(index, u, now) })
 			}
 		default:
 			if st, ok := e.streams[m.abort]; ok {
 				e.sched.Abort(m.abort)
 				delete(e.streams, m.abort)
-				st.fail(m.reason, e.clock())
+				reason := m.reason
+				after = append(after, func() { st.fail(reason, now) })
 			}
 		}
+	}
+	e.publish()
+	for _, f := range after {
+		f()
 	}
 }
 
@@ -111,19 +126,26 @@ func (e *Engine) step(ctx context.Context) bool {
 		ids := plan.Requests()
 		e.log.Error("backend step failed", "err", err, "requests", len(ids), "tokens", plan.NumTokens())
 		ferr := fmt.Errorf("%w: %w", ErrBackend, err)
+		var failed []*Stream
 		for _, id := range ids {
 			e.sched.Abort(id)
 			if st, ok := e.streams[id]; ok {
 				delete(e.streams, id)
-				st.fail(ferr, e.clock())
+				failed = append(failed, st)
 				e.failed++
 			}
 		}
 		e.publish()
+		now := e.clock()
+		for _, st := range failed {
+			st.fail(ferr, now)
+		}
 		return true
 	}
 	now := e.clock()
-	for _, ev := range e.sched.Update(plan, out) {
+	events := e.sched.Update(plan, out)
+	e.publish()
+	for _, ev := range events {
 		st, ok := e.streams[ev.Request]
 		if !ok {
 			continue
@@ -132,7 +154,6 @@ func (e *Engine) step(ctx context.Context) bool {
 			delete(e.streams, ev.Request)
 		}
 	}
-	e.publish()
 	return true
 }
 

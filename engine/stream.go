@@ -173,6 +173,14 @@ func (s *Stream) push(ev scheduler.Event, now time.Time) bool {
 	return ended
 }
 
+// willEnd reports whether k more finished sequences end the request (loop
+// side: only the loop changes finished).
+func (s *Stream) willEnd(k int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.finished+k == s.n
+}
+
 // endSeq records that sequence index was stopped by Stop (loop side); it
 // reports whether the request ended.
 func (s *Stream) endSeq(index int, u scheduler.Usage, now time.Time) bool {

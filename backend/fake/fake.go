@@ -121,7 +121,7 @@ func (f *Backend) Forward(ctx context.Context, b *backend.Batch) (*backend.Outpu
 	}
 	out := &backend.Output{Samples: make([]sample.Result, len(b.Samples))}
 	for i, s := range b.Samples {
-		out.Samples[i] = sample.Result{Token: f.next(s), Logprob: 0}
+		out.Samples[i] = f.result(s)
 	}
 	f.mu.Lock()
 	f.stats.Steps++
@@ -130,6 +130,23 @@ func (f *Backend) Forward(ctx context.Context, b *backend.Batch) (*backend.Outpu
 	f.stats.MaxBatchSeqs = max(f.stats.MaxBatchSeqs, b.NumSeqs())
 	f.mu.Unlock()
 	return out, nil
+}
+
+// result is the scripted token with made-up log-probabilities: -0.5 for
+// the chosen token, which also heads the alternatives, then -1, -2, ...
+func (f *Backend) result(s backend.SampleRow) sample.Result {
+	r := sample.Result{Token: f.next(s)}
+	if s.Params.Logprobs || s.Params.TopLogprobs > 0 {
+		r.Logprob = -0.5
+	}
+	for k := range s.Params.TopLogprobs {
+		tok, lp := r.Token, float32(-0.5)
+		if k > 0 {
+			tok, lp = int32((int(r.Token)+k)%f.geo.VocabSize), -float32(k)
+		}
+		r.Top = append(r.Top, sample.TokenLogprob{Token: tok, Logprob: lp})
+	}
+	return r
 }
 
 // next is the scripted token for a sample row.

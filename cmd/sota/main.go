@@ -21,6 +21,7 @@ var version = "dev"
 type cli struct {
 	LogLevel slog.Level `help:"Log level: debug, info, warn, error." default:"info" env:"SOTA_LOG_LEVEL"`
 
+	Serve    serveCmd    `cmd:"" help:"Serve the OpenAI-compatible HTTP API (default: the built-in demo model on 127.0.0.1:8080)."`
 	Generate generateCmd `cmd:"" help:"Generate text from a prompt (default: the built-in demo model on the CPU)."`
 	Tokenize tokenizeCmd `cmd:"" help:"Tokenize JSON-string lines from stdin (--decode: ids to text, --chat: render chat messages)."`
 	Version  versionCmd  `cmd:"" help:"Print the version."`

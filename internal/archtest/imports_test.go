@@ -26,6 +26,7 @@ var allowed = map[string][]string{
 	"tokenizer":      {},
 	"grammar":        {"tokenizer"},
 	"bench":          {},
+	"server/":        {"admission", "engine", "tokenizer", "metrics", "store", "sample"},
 	"cmd/sota-bench": {"bench"},
 }
 

@@ -1,0 +1,436 @@
+package openai
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/sotasystems/sota/engine"
+	"github.com/sotasystems/sota/sample"
+	"github.com/sotasystems/sota/tokenizer"
+)
+
+// toolChoice is a parsed tool_choice.
+type toolChoice struct {
+	mode string // "none", "auto", "required" or "function"
+	name string // with "function"
+}
+
+// chatPrompt is a rendered and tokenized chat request.
+type chatPrompt struct {
+	ids     []int32
+	parser  ToolParser // "" when tool calls are not parsed
+	prefill string     // text appended to the prompt to force a call
+}
+
+// chat answers POST /v1/chat/completions.
+func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
+	var req chatRequest
+	if e := readBody(r, &req); e != nil {
+		writeError(w, e)
+		return
+	}
+	m, e := s.model(req.Model)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	cp, e := s.renderChat(m, &req)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	er, e := s.engineRequest(m, &req.common)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	if er.MaxTokens, e = maxTokens("max_completion_tokens", req.MaxTokens, req.MaxCompletionTokens); e != nil {
+		writeError(w, e)
+		return
+	}
+	if req.Logprobs != nil && *req.Logprobs {
+		er.Params.Logprobs = true
+	}
+	if req.TopLogprobs != nil {
+		if *req.TopLogprobs < 0 || *req.TopLogprobs > sample.MaxTopLogprobs {
+			writeError(w, invalid("top_logprobs", "top_logprobs = %d: must be in [0, %d]", *req.TopLogprobs, sample.MaxTopLogprobs))
+			return
+		}
+		if *req.TopLogprobs > 0 && !er.Params.Logprobs {
+			writeError(w, invalid("top_logprobs", "top_logprobs needs logprobs: true"))
+			return
+		}
+		er.Params.TopLogprobs = *req.TopLogprobs
+	}
+	stops, e := req.stops()
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	er.Prompt = cp.ids
+	ctx := r.Context()
+	st, err := m.Engine.Generate(ctx, er)
+	if err != nil {
+		writeError(w, classify(err, "messages"))
+		return
+	}
+	skip := skipSpecial(&req.common)
+	if cp.parser == ToolParserMistral {
+		skip = false // [TOOL_CALLS] is a special token
+	}
+	run := &chatRun{s: s, m: m, id: newID("chatcmpl-"), created: s.cfg.Now().Unix(), n: st.N(), cp: cp,
+		opts: runOptions{prompt: cp.ids, stops: stops, skipSpecial: skip, logprobs: er.Params.Logprobs}}
+	if req.Stream {
+		run.stream(ctx, w, st, req.StreamOptions != nil && req.StreamOptions.IncludeUsage)
+		return
+	}
+	run.respond(ctx, w, st)
+}
+
+// renderChat validates messages, tools and tool_choice, renders the chat
+// template and tokenizes the prompt.
+func (s *Server) renderChat(m *Model, req *chatRequest) (chatPrompt, *Error) {
+	var cp chatPrompt
+	if m.Template == nil {
+		return cp, classify(tokenizer.ErrNoChatTemplate, "")
+	}
+	if e := checkResponseFormat(req.ResponseFormat); e != nil {
+		return cp, e
+	}
+	if req.ContinueFinalMessage {
+		return cp, invalid("continue_final_message", "continue_final_message is not supported")
+	}
+	msgs, e := normalizeMessages(req.Messages)
+	if e != nil {
+		return cp, e
+	}
+	tools, names, e := parseTools(req.Tools)
+	if e != nil {
+		return cp, e
+	}
+	choice, e := parseToolChoice(req.ToolChoice, names)
+	if e != nil {
+		return cp, e
+	}
+	if choice.mode == "none" {
+		tools = nil
+	} else if len(names) > 0 {
+		if m.ToolParser == ToolParserNone {
+			return cp, invalid("tools", "model %s has no tool-call parser (serve it with --tool-call-parser)", m.Name)
+		}
+		cp.parser = m.ToolParser
+	}
+	opts := tokenizer.RenderOptions{AddGenerationPrompt: req.AddGenerationPrompt == nil || *req.AddGenerationPrompt,
+		Kwargs: req.ChatTemplateKwargs, Now: s.cfg.Now}
+	if !isNull(req.Documents) {
+		opts.Documents = req.Documents
+	}
+	text, err := m.Template.RenderJSON(msgs, tools, opts)
+	if err != nil {
+		return cp, classify(err, "messages")
+	}
+	switch choice.mode {
+	case "required":
+		cp.prefill = cp.parser.prefill("")
+	case "function":
+		cp.prefill = cp.parser.prefill(choice.name)
+	}
+	cp.ids = m.Tokenizer.Encode(text+cp.prefill, false)
+	if len(cp.ids) == 0 {
+		return cp, invalid("messages", "the rendered prompt has no tokens")
+	}
+	return cp, nil
+}
+
+func checkResponseFormat(raw json.RawMessage) *Error {
+	if isNull(raw) {
+		return nil
+	}
+	var rf struct {
+		Type string `json:"type"`
+	}
+	if err := json.Unmarshal(raw, &rf); err != nil {
+		return invalid("response_format", "response_format must be an object with a type")
+	}
+	if rf.Type != "text" {
+		return invalid("response_format", "response_format %q needs constrained decoding, which this server does not support yet", rf.Type)
+	}
+	return nil
+}
+
+// parseTools checks the tools list and returns it with the function names.
+func parseTools(raw json.RawMessage) (json.RawMessage, []string, *Error) {
+	if isNull(raw) {
+		return nil, nil, nil
+	}
+	var tools []struct {
+		Type     string `json:"type"`
+		Function *struct {
+			Name string `json:"name"`
+		} `json:"function"`
+	}
+	if err := json.Unmarshal(raw, &tools); err != nil {
+		return nil, nil, invalid("tools", "tools must be an array of {type: function, function: {name, parameters}}")
+	}
+	names := make([]string, 0, len(tools))
+	for i, t := range tools {
+		if t.Type != "function" || t.Function == nil || t.Function.Name == "" {
+			return nil, nil, invalid("tools", "tools[%d] must be {type: function, function: {name, ...}}", i)
+		}
+		names = append(names, t.Function.Name)
+	}
+	if len(names) == 0 {
+		return nil, nil, nil
+	}
+	return raw, names, nil
+}
+
+func parseToolChoice(raw json.RawMessage, names []string) (toolChoice, *Error) {
+	if isNull(raw) {
+		if len(names) == 0 {
+			return toolChoice{mode: "none"}, nil
+		}
+		return toolChoice{mode: "auto"}, nil
+	}
+	var mode string
+	if json.Unmarshal(raw, &mode) == nil {
+		switch mode {
+		case "none", "auto", "required":
+			if mode != "none" && len(names) == 0 {
+				return toolChoice{}, invalid("tool_choice", "tool_choice %q needs tools", mode)
+			}
+			return toolChoice{mode: mode}, nil
+		}
+		return toolChoice{}, invalid("tool_choice", "tool_choice must be none, auto, required or a function")
+	}
+	var named struct {
+		Type     string `json:"type"`
+		Function struct {
+			Name string `json:"name"`
+		} `json:"function"`
+	}
+	if err := json.Unmarshal(raw, &named); err != nil || named.Type != "function" {
+		return toolChoice{}, invalid("tool_choice", "tool_choice must be none, auto, required or {type: function, function: {name}}")
+	}
+	for _, n := range names {
+		if n == named.Function.Name {
+			return toolChoice{mode: "function", name: n}, nil
+		}
+	}
+	return toolChoice{}, invalid("tool_choice", "tool_choice names function %q, which is not in tools", named.Function.Name)
+}
+
+// chatRun is one /v1/chat/completions response being built.
+type chatRun struct {
+	s       *Server
+	m       *Model
+	id      string
+	created int64
+	n       int
+	cp      chatPrompt
+	opts    runOptions
+}
+
+func (c *chatRun) respond(ctx context.Context, w http.ResponseWriter, st *engine.Stream) {
+	text := make([]strings.Builder, c.n)
+	choices := make([]chatChoice, c.n)
+	for i := range choices {
+		choices[i].Index = i
+		text[i].WriteString(c.cp.prefill)
+		if c.opts.logprobs {
+			choices[i].Logprobs = &chatLogprobs{Content: []chatTokenLogprob{}}
+		}
+	}
+	u, err := c.m.consume(ctx, st, c.opts, func(d delta) error {
+		text[d.Seq].WriteString(d.Text)
+		if lp := choices[d.Seq].Logprobs; lp != nil {
+			lp.Content = append(lp.Content, c.logprobs(d.Logprobs)...)
+		}
+		if d.Finish != "" {
+			choices[d.Seq].FinishReason = d.Finish
+		}
+		return nil
+	})
+	if err != nil {
+		writeError(w, classify(err, "messages"))
+		return
+	}
+	for i := range choices {
+		msg := chatMessage{Role: "assistant"}
+		content := text[i].String()
+		if c.cp.parser != ToolParserNone {
+			if rest, calls, ok := c.cp.parser.parse(content); ok {
+				content = rest
+				msg.ToolCalls = toolCallsJSON(calls, false)
+				if choices[i].FinishReason == "stop" {
+					choices[i].FinishReason = "tool_calls"
+				}
+			}
+		}
+		if content != "" || msg.ToolCalls == nil {
+			msg.Content = &content
+		}
+		choices[i].Message = msg
+	}
+	writeJSON(w, http.StatusOK, chatCompletion{ID: c.id, Object: "chat.completion", Created: c.created,
+		Model: c.m.Name, Choices: choices, Usage: &u})
+}
+
+func (c *chatRun) stream(ctx context.Context, w http.ResponseWriter, st *engine.Stream, includeUsage bool) {
+	sse := newSSE(w)
+	chunk := func(ch chatChunkChoice) error {
+		return sse.send(chatChunk{ID: c.id, Object: "chat.completion.chunk", Created: c.created, Model: c.m.Name,
+			Choices: []chatChunkChoice{ch}})
+	}
+	filters := make([]*toolFilter, c.n)
+	for i := range filters {
+		filters[i] = newToolFilter(c.cp.parser, c.cp.prefill)
+		empty := ""
+		if err := chunk(chatChunkChoice{Index: i, Delta: chatDelta{Role: "assistant", Content: &empty}}); err != nil {
+			return
+		}
+	}
+	u, err := c.m.consume(ctx, st, c.opts, func(d delta) error {
+		f := filters[d.Seq]
+		text := f.push(d.Text)
+		var lp *chatLogprobs
+		if c.opts.logprobs && len(d.Logprobs) > 0 {
+			lp = &chatLogprobs{Content: c.logprobs(d.Logprobs)}
+		}
+		if text != "" || lp != nil {
+			ch := chatChunkChoice{Index: d.Seq, Logprobs: lp}
+			ch.Delta.Content = &text
+			if err := chunk(ch); err != nil {
+				return err
+			}
+		}
+		if d.Finish == "" {
+			return nil
+		}
+		finish := d.Finish
+		rest, calls := f.finish()
+		if rest != "" {
+			if err := chunk(chatChunkChoice{Index: d.Seq, Delta: chatDelta{Content: &rest}}); err != nil {
+				return err
+			}
+		}
+		if len(calls) > 0 {
+			if err := chunk(chatChunkChoice{Index: d.Seq, Delta: chatDelta{ToolCalls: toolCallsJSON(calls, true)}}); err != nil {
+				return err
+			}
+			if finish == "stop" {
+				finish = "tool_calls"
+			}
+		}
+		return chunk(chatChunkChoice{Index: d.Seq, FinishReason: &finish})
+	})
+	if err != nil {
+		sse.fail(classify(err, "messages"))
+		return
+	}
+	if includeUsage {
+		if err := sse.send(chatChunk{ID: c.id, Object: "chat.completion.chunk", Created: c.created, Model: c.m.Name,
+			Choices: []chatChunkChoice{}, Usage: &u}); err != nil {
+			return
+		}
+	}
+	sse.done()
+}
+
+// logprobs converts tokens' logprobs to the chat shape.
+func (c *chatRun) logprobs(lps []tokenLogprob) []chatTokenLogprob {
+	out := make([]chatTokenLogprob, 0, len(lps))
+	for _, lp := range lps {
+		tok, b := c.m.tokenText(lp.Token)
+		e := chatTokenLogprob{Token: tok, Logprob: lp.Logprob, Bytes: b, TopLogprobs: []chatTopLogprob{}}
+		for _, t := range lp.Top {
+			ts, tb := c.m.tokenText(t.Token)
+			e.TopLogprobs = append(e.TopLogprobs, chatTopLogprob{Token: ts, Logprob: t.Logprob, Bytes: tb})
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+func toolCallsJSON(calls []toolCall, indexed bool) []toolCallJSON {
+	out := make([]toolCallJSON, len(calls))
+	for i, c := range calls {
+		out[i] = toolCallJSON{ID: newID("call_"), Type: "function", Function: functionJSON(c)}
+		if indexed {
+			idx := i
+			out[i].Index = &idx
+		}
+	}
+	return out
+}
+
+// toolFilter holds back streamed text once a tool call starts, so the call
+// is sent as tool_calls, not as content.
+type toolFilter struct {
+	p       ToolParser
+	held    string // text not yet sent: a possible start of a call
+	call    string // text of the call, once one started
+	inCall  bool
+	decided bool // Llama-3.1: the first non-space character was seen
+}
+
+func newToolFilter(p ToolParser, prefill string) *toolFilter {
+	f := &toolFilter{p: p}
+	if prefill != "" {
+		f.inCall, f.call, f.decided = true, prefill, true
+	}
+	return f
+}
+
+// push takes new text and returns what can be sent as content now.
+func (f *toolFilter) push(text string) string {
+	if f.p == ToolParserNone {
+		return text
+	}
+	if f.inCall {
+		f.call += text
+		return ""
+	}
+	f.held += text
+	if f.p == ToolParserLlama3 {
+		if !f.decided {
+			t := strings.TrimLeft(f.held, " \t\r\n")
+			if t == "" || strings.HasPrefix("<|python_tag|>", t) {
+				return ""
+			}
+			f.decided = true
+			if f.p.startsCall(f.held) == 0 {
+				f.inCall, f.call, f.held = true, f.held, ""
+				return ""
+			}
+		}
+		out := f.held
+		f.held = ""
+		return out
+	}
+	if at := f.p.startsCall(f.held); at >= 0 {
+		out := f.held[:at]
+		f.inCall, f.call, f.held = true, f.held[at:], ""
+		return out
+	}
+	keep := overlap(f.held, f.p.marker())
+	out := f.held[:len(f.held)-keep]
+	f.held = f.held[len(f.held)-keep:]
+	return out
+}
+
+// finish returns the content still held and the parsed calls, if any. A
+// call that does not parse is returned as content.
+func (f *toolFilter) finish() (string, []toolCall) {
+	rest := f.held
+	f.held = ""
+	if !f.inCall {
+		return rest, nil
+	}
+	if _, calls, ok := f.p.parse(f.call); ok {
+		return rest, calls
+	}
+	return rest + f.call, nil
+}

@@ -1,0 +1,322 @@
+package openai
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/sotasystems/sota/engine"
+	"github.com/sotasystems/sota/sample"
+)
+
+// completions answers POST /v1/completions.
+func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
+	var req completionRequest
+	if e := readBody(r, &req); e != nil {
+		writeError(w, e)
+		return
+	}
+	m, e := s.model(req.Model)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	texts, prompts, e := m.prompts(req.Prompt)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	if req.Suffix != nil && *req.Suffix != "" {
+		writeError(w, invalid("suffix", "suffix (fill-in-the-middle) is not supported"))
+		return
+	}
+	er, e := s.engineRequest(m, &req.common)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	if req.Logprobs != nil {
+		if *req.Logprobs < 0 || *req.Logprobs > sample.MaxTopLogprobs {
+			writeError(w, invalid("logprobs", "logprobs = %d: must be in [0, %d]", *req.Logprobs, sample.MaxTopLogprobs))
+			return
+		}
+		if req.Echo {
+			writeError(w, invalid("echo", "echo with logprobs (prompt logprobs) is not supported"))
+			return
+		}
+		er.Params.Logprobs, er.Params.TopLogprobs = true, *req.Logprobs
+	}
+	stops, e := req.stops()
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	ctx := r.Context()
+	streams, err := m.generateAll(ctx, er, prompts)
+	if err != nil {
+		writeError(w, classify(err, "prompt"))
+		return
+	}
+	c := &completionRun{s: s, m: m, id: newID("cmpl-"), created: s.cfg.Now().Unix(), n: max(er.N, 1),
+		echo: req.Echo, texts: texts, logprobs: er.Params.Logprobs}
+	opts := make([]runOptions, len(prompts))
+	for i, p := range prompts {
+		opts[i] = runOptions{prompt: p, stops: stops, skipSpecial: skipSpecial(&req.common), logprobs: er.Params.Logprobs}
+	}
+	if req.Stream {
+		c.stream(ctx, w, streams, opts, req.StreamOptions != nil && req.StreamOptions.IncludeUsage)
+		return
+	}
+	c.respond(ctx, w, streams, opts)
+}
+
+func skipSpecial(c *common) bool { return c.SkipSpecialTokens == nil || *c.SkipSpecialTokens }
+
+// engineRequest turns the shared fields into an engine request (no prompt).
+func (s *Server) engineRequest(m *Model, c *common) (engine.Request, *Error) {
+	n, e := c.n()
+	if e != nil {
+		return engine.Request{}, e
+	}
+	params, e := c.params(m.Defaults, m.Tokenizer.VocabSize(), s.cfg.Seed)
+	if e != nil {
+		return engine.Request{}, e
+	}
+	mt, e := maxTokens("max_tokens", c.MaxTokens)
+	if e != nil {
+		return engine.Request{}, e
+	}
+	return engine.Request{Params: params, N: n, MaxTokens: mt, StopTokenIDs: c.StopTokenIDs,
+		IgnoreEOS: c.IgnoreEOS, Priority: c.Priority}, nil
+}
+
+// prompts reads "prompt": a string, a list of strings, a list of token ids
+// or a list of such lists. texts are the prompt texts (for echo).
+func (m *Model) prompts(raw json.RawMessage) (texts []string, ids [][]int32, e *Error) {
+	if isNull(raw) {
+		return nil, nil, invalid("prompt", "prompt is required")
+	}
+	// Each form decodes into its own variable: a failed Unmarshal may leave
+	// its target half filled.
+	var one string
+	var strs []string
+	var tokens []int32
+	var lists [][]int32
+	var many []string
+	var batches [][]int32
+	switch {
+	case json.Unmarshal(raw, &one) == nil:
+		many = []string{one}
+	case json.Unmarshal(raw, &strs) == nil:
+		many = strs
+	case json.Unmarshal(raw, &tokens) == nil:
+		batches = [][]int32{tokens}
+	case json.Unmarshal(raw, &lists) == nil:
+		batches = lists
+	default:
+		return nil, nil, invalid("prompt", "prompt must be a string, an array of strings, an array of token ids or an array of such arrays")
+	}
+	for _, t := range many {
+		texts = append(texts, t)
+		ids = append(ids, m.Tokenizer.Encode(t, true))
+	}
+	for _, b := range batches {
+		texts = append(texts, m.Tokenizer.Decode(b, false))
+		ids = append(ids, b)
+	}
+	if len(ids) == 0 {
+		return nil, nil, invalid("prompt", "prompt is empty")
+	}
+	for _, p := range ids {
+		if len(p) == 0 {
+			return nil, nil, invalid("prompt", "a prompt has no tokens")
+		}
+	}
+	return texts, ids, nil
+}
+
+// generateAll starts one engine request per prompt; on an error it cancels
+// the ones started.
+func (m *Model) generateAll(ctx context.Context, er engine.Request, prompts [][]int32) ([]*engine.Stream, error) {
+	streams := make([]*engine.Stream, 0, len(prompts))
+	for _, p := range prompts {
+		er.Prompt = p
+		st, err := m.Engine.Generate(ctx, er)
+		if err != nil {
+			for _, st := range streams {
+				st.Cancel()
+			}
+			return nil, err
+		}
+		streams = append(streams, st)
+	}
+	return streams, nil
+}
+
+// completionRun is one /v1/completions response being built.
+type completionRun struct {
+	s        *Server
+	m        *Model
+	id       string
+	created  int64
+	n        int
+	echo     bool
+	texts    []string
+	logprobs bool
+}
+
+func (c *completionRun) respond(ctx context.Context, w http.ResponseWriter, streams []*engine.Stream, opts []runOptions) {
+	choices := make([]completionChoice, len(streams)*c.n)
+	text := make([]strings.Builder, len(choices))
+	for i := range choices {
+		choices[i].Index = i
+		if c.echo {
+			text[i].WriteString(c.texts[i/c.n])
+		}
+		if c.logprobs {
+			choices[i].Logprobs = &completionLogprobs{Tokens: []string{}, TokenLogprobs: []float32{},
+				TopLogprobs: []map[string]float32{}, TextOffset: []int{}}
+		}
+	}
+	u, err := runAll(ctx, c.m, streams, opts, func(p int, d delta) error {
+		i := p*c.n + d.Seq
+		c.addLogprobs(choices[i].Logprobs, d.Logprobs, text[i].Len())
+		text[i].WriteString(d.Text)
+		if d.Finish != "" {
+			f := d.Finish
+			choices[i].FinishReason = &f
+		}
+		return nil
+	})
+	if err != nil {
+		writeError(w, classify(err, "prompt"))
+		return
+	}
+	for i := range choices {
+		choices[i].Text = text[i].String()
+	}
+	writeJSON(w, http.StatusOK, completion{ID: c.id, Object: "text_completion", Created: c.created,
+		Model: c.m.Name, Choices: choices, Usage: &u})
+}
+
+func (c *completionRun) stream(ctx context.Context, w http.ResponseWriter, streams []*engine.Stream, opts []runOptions, includeUsage bool) {
+	sse := newSSE(w)
+	offsets := make([]int, len(streams)*c.n)
+	chunk := func(i int, text string, lp *completionLogprobs, finish *string) error {
+		return sse.send(completion{ID: c.id, Object: "text_completion", Created: c.created, Model: c.m.Name,
+			Choices: []completionChoice{{Index: i, Text: text, Logprobs: lp, FinishReason: finish}}})
+	}
+	if c.echo {
+		for i := range offsets {
+			if err := chunk(i, c.texts[i/c.n], nil, nil); err != nil {
+				return
+			}
+			offsets[i] = len(c.texts[i/c.n])
+		}
+	}
+	u, err := runAll(ctx, c.m, streams, opts, func(p int, d delta) error {
+		i := p*c.n + d.Seq
+		var lp *completionLogprobs
+		if c.logprobs {
+			lp = &completionLogprobs{}
+			c.addLogprobs(lp, d.Logprobs, offsets[i])
+		}
+		offsets[i] += len(d.Text)
+		var finish *string
+		if d.Finish != "" {
+			f := d.Finish
+			finish = &f
+		}
+		return chunk(i, d.Text, lp, finish)
+	})
+	if err != nil {
+		sse.fail(classify(err, "prompt"))
+		return
+	}
+	if includeUsage {
+		if err := sse.send(completion{ID: c.id, Object: "text_completion", Created: c.created, Model: c.m.Name,
+			Choices: []completionChoice{}, Usage: &u}); err != nil {
+			return
+		}
+	}
+	sse.done()
+}
+
+// addLogprobs appends tokens' logprobs in the completions shape.
+func (c *completionRun) addLogprobs(dst *completionLogprobs, lps []tokenLogprob, offset int) {
+	if dst == nil {
+		return
+	}
+	for _, lp := range lps {
+		tok, _ := c.m.tokenText(lp.Token)
+		dst.Tokens = append(dst.Tokens, tok)
+		dst.TokenLogprobs = append(dst.TokenLogprobs, lp.Logprob)
+		dst.TextOffset = append(dst.TextOffset, offset)
+		var top map[string]float32
+		if len(lp.Top) > 0 {
+			top = make(map[string]float32, len(lp.Top))
+			for _, t := range lp.Top {
+				s, _ := c.m.tokenText(t.Token)
+				if _, dup := top[s]; !dup {
+					top[s] = t.Logprob
+				}
+			}
+		}
+		dst.TopLogprobs = append(dst.TopLogprobs, top)
+	}
+}
+
+// runAll consumes several streams at once, calling emit (from one
+// goroutine at a time) with the stream's index, and sums the usage.
+func runAll(ctx context.Context, m *Model, streams []*engine.Stream, opts []runOptions, emit func(p int, d delta) error) (usage, error) {
+	if len(streams) == 1 {
+		return m.consume(ctx, streams[0], opts[0], func(d delta) error { return emit(0, d) })
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type item struct {
+		p int
+		d delta
+	}
+	type result struct {
+		u   usage
+		err error
+	}
+	items := make(chan item)
+	results := make(chan result, len(streams))
+	for p, st := range streams {
+		go func() {
+			u, err := m.consume(ctx, st, opts[p], func(d delta) error {
+				select {
+				case items <- item{p, d}:
+					return nil
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			})
+			results <- result{u, err}
+		}()
+	}
+	var total usage
+	var firstErr error
+	for pending := len(streams); pending > 0; {
+		select {
+		case it := <-items:
+			if firstErr == nil {
+				if err := emit(it.p, it.d); err != nil {
+					firstErr = err
+					cancel()
+				}
+			}
+		case r := <-results:
+			pending--
+			if r.err != nil && firstErr == nil {
+				firstErr = r.err
+				cancel()
+			}
+			total.add(r.u)
+		}
+	}
+	return total, firstErr
+}

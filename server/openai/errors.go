@@ -1,0 +1,114 @@
+package openai
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/sotasystems/sota/engine"
+	"github.com/sotasystems/sota/sample"
+	"github.com/sotasystems/sota/tokenizer"
+)
+
+// Error is an API error in OpenAI's shape, with its HTTP status.
+type Error struct {
+	Status     int     `json:"-"`
+	Message    string  `json:"message"`
+	Type       string  `json:"type"`
+	Param      *string `json:"param"`
+	Code       *string `json:"code"`
+	RetryAfter int     `json:"retry_after,omitempty"` // seconds, with 429
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// Sentinels the handlers wrap.
+var (
+	errNotFound     = errors.New("not found")
+	errModelMissing = errors.New("model not found")
+	errDraining     = errors.New("server is shutting down")
+	errNotReady     = errors.New("server is loading")
+	errUnsupported  = errors.New("unsupported")
+)
+
+// invalid is a 400 about one request parameter.
+func invalid(param, format string, args ...any) *Error {
+	return apiError(http.StatusBadRequest, "invalid_request_error", param, "", fmt.Sprintf(format, args...))
+}
+
+func apiError(status int, typ, param, code, msg string) *Error {
+	e := &Error{Status: status, Type: typ, Message: msg}
+	if param != "" {
+		e.Param = &param
+	}
+	if code != "" {
+		e.Code = &code
+	}
+	return e
+}
+
+// classify is the one table from errors to API errors. param names the
+// request field an engine-level error is about (the prompt or messages).
+func classify(err error, promptParam string) *Error {
+	var ae *Error
+	var tooBig *http.MaxBytesError
+	var syntax *json.SyntaxError
+	var typeErr *json.UnmarshalTypeError
+	var tmpl *tokenizer.TemplateError
+	switch {
+	case errors.As(err, &ae):
+		return ae
+	case errors.As(err, &tooBig):
+		return apiError(http.StatusRequestEntityTooLarge, "invalid_request_error", "", "request_too_large",
+			"request body larger than "+strconv.FormatInt(tooBig.Limit, 10)+" bytes")
+	case errors.As(err, &syntax), errors.Is(err, errBadJSON):
+		return apiError(http.StatusBadRequest, "invalid_request_error", "", "", "malformed JSON body: "+err.Error())
+	case errors.As(err, &typeErr):
+		field := strings.TrimPrefix(typeErr.Field, "common.") // the embedded shared fields
+		return apiError(http.StatusBadRequest, "invalid_request_error", field, "",
+			fmt.Sprintf("%s: expected %s, got JSON %s", field, typeErr.Type, typeErr.Value))
+	case errors.Is(err, engine.ErrPromptTooLong):
+		return apiError(http.StatusBadRequest, "invalid_request_error", promptParam, "context_length_exceeded", err.Error())
+	case errors.Is(err, engine.ErrInvalidRequest), errors.Is(err, sample.ErrInvalidParams):
+		return apiError(http.StatusBadRequest, "invalid_request_error", "", "", err.Error())
+	case errors.As(err, &tmpl):
+		// The conversation does not fit the model's template (roles out of
+		// order, an unsupported role): well-formed but unprocessable.
+		return apiError(http.StatusUnprocessableEntity, "invalid_request_error", "messages", "", tmpl.Message)
+	case errors.Is(err, tokenizer.ErrNoChatTemplate):
+		return apiError(http.StatusBadRequest, "invalid_request_error", "messages", "",
+			"this model has no chat template: use /v1/completions")
+	case errors.Is(err, errModelMissing):
+		return apiError(http.StatusNotFound, "invalid_request_error", "model", "model_not_found", err.Error())
+	case errors.Is(err, errNotFound):
+		return apiError(http.StatusNotFound, "invalid_request_error", "", "not_found", err.Error())
+	case errors.Is(err, errUnsupported):
+		return apiError(http.StatusBadRequest, "invalid_request_error", "", "unsupported", err.Error())
+	case errors.Is(err, errDraining), errors.Is(err, errNotReady), errors.Is(err, engine.ErrClosed):
+		return apiError(http.StatusServiceUnavailable, "service_unavailable", "", "", err.Error())
+	case errors.Is(err, engine.ErrAborted):
+		return apiError(499, "cancelled", "", "", err.Error()) // only logged: the client is gone
+	default:
+		// Backend failures, panics and anything unexpected.
+		return apiError(http.StatusInternalServerError, "internal_error", "", "", err.Error())
+	}
+}
+
+// errorBody is the JSON of an error response or SSE error event.
+type errorBody struct {
+	Error *Error `json:"error"`
+}
+
+// writeError sends err as a JSON error response.
+func writeError(w http.ResponseWriter, e *Error) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	if e.RetryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(e.RetryAfter))
+	}
+	w.WriteHeader(e.Status)
+	_ = json.NewEncoder(w).Encode(errorBody{e})
+}

@@ -1,0 +1,212 @@
+package openai
+
+import (
+	crand "crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Config sets up a Server.
+type Config struct {
+	Models       []*Model
+	MaxBodyBytes int64            // request body limit; default 32 MiB
+	Logger       *slog.Logger     // default slog.Default()
+	Now          func() time.Time // default time.Now
+	Version      string
+	// Seed draws the seed of a request that gives none (default: random).
+	Seed func() uint64
+}
+
+// Server is the OpenAI-compatible HTTP API over a set of models.
+type Server struct {
+	cfg      Config
+	models   []*Model
+	byName   map[string]*Model
+	log      *slog.Logger
+	ready    atomic.Bool
+	draining atomic.Bool
+	inFlight sync.WaitGroup
+}
+
+// New checks the models and builds the server; it starts ready.
+func New(cfg Config) (*Server, error) {
+	if len(cfg.Models) == 0 {
+		return nil, errors.New("openai server: no models")
+	}
+	if cfg.MaxBodyBytes == 0 {
+		cfg.MaxBodyBytes = 32 << 20
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Seed == nil {
+		cfg.Seed = rand.Uint64
+	}
+	s := &Server{cfg: cfg, models: cfg.Models, byName: map[string]*Model{}, log: cfg.Logger}
+	for _, m := range cfg.Models {
+		if err := m.validate(); err != nil {
+			return nil, fmt.Errorf("openai server: %w", err)
+		}
+		if m.Created.IsZero() {
+			m.Created = cfg.Now()
+		}
+		for _, name := range append([]string{m.Name}, m.Aliases...) {
+			if _, dup := s.byName[name]; dup {
+				return nil, fmt.Errorf("openai server: model name %q served twice", name)
+			}
+			s.byName[name] = m
+		}
+	}
+	s.ready.Store(true)
+	return s, nil
+}
+
+// SetReady marks the server ready (or loading: /health answers 503 and
+// requests are refused).
+func (s *Server) SetReady(ready bool) { s.ready.Store(ready) }
+
+// Drain stops accepting requests (503) while the ones in flight finish;
+// Wait waits for them.
+func (s *Server) Drain() { s.draining.Store(true) }
+
+// Wait blocks until no request is in flight.
+func (s *Server) Wait() { s.inFlight.Wait() }
+
+// Handler routes the API.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/v1/chat/completions", s.api(http.MethodPost, s.chat))
+	mux.HandleFunc("/v1/completions", s.api(http.MethodPost, s.completions))
+	mux.HandleFunc("/v1/models", s.api(http.MethodGet, s.listModels))
+	mux.HandleFunc("/v1/models/{id...}", s.api(http.MethodGet, s.getModel))
+	mux.HandleFunc("/health", s.health)
+	mux.HandleFunc("/version", s.version)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, classify(fmt.Errorf("%w: %s %s", errNotFound, r.Method, r.URL.Path), ""))
+	})
+	return s.withRequestID(mux)
+}
+
+// withRequestID echoes X-Request-Id, or makes one, on every response.
+func (s *Server) withRequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-Id")
+		if id == "" || len(id) > 256 {
+			id = newID("")
+			r.Header.Set("X-Request-Id", id)
+		}
+		w.Header().Set("X-Request-Id", id)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// api wraps an endpoint: method check, readiness, draining, in-flight
+// accounting, body limit and panic recovery.
+func (s *Server) api(method string, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != method {
+			w.Header().Set("Allow", method)
+			writeError(w, apiError(http.StatusMethodNotAllowed, "invalid_request_error", "", "method_not_allowed",
+				fmt.Sprintf("%s %s: use %s", r.Method, r.URL.Path, method)))
+			return
+		}
+		switch {
+		case s.draining.Load():
+			writeError(w, classify(errDraining, ""))
+			return
+		case !s.ready.Load():
+			writeError(w, classify(errNotReady, ""))
+			return
+		}
+		s.inFlight.Add(1)
+		defer s.inFlight.Done()
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.Error("handler panicked", "req", r.Header.Get("X-Request-Id"), "panic", v, "stack", string(debug.Stack()))
+				writeError(w, apiError(http.StatusInternalServerError, "internal_error", "", "", "internal error"))
+			}
+		}()
+		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		h(w, r)
+	}
+}
+
+// health is 200 while the server is ready and every engine healthy.
+func (s *Server) health(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case s.draining.Load():
+		writeError(w, classify(errDraining, ""))
+		return
+	case !s.ready.Load():
+		writeError(w, classify(errNotReady, ""))
+		return
+	}
+	for _, m := range s.models {
+		if err := m.Engine.Health(); err != nil {
+			writeError(w, apiError(http.StatusServiceUnavailable, "service_unavailable", "", "",
+				fmt.Sprintf("model %s: %v", m.Name, err)))
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) version(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"version": s.cfg.Version})
+}
+
+// model finds the model a request names.
+func (s *Server) model(name string) (*Model, *Error) {
+	if name == "" {
+		if len(s.models) == 1 {
+			return s.models[0], nil
+		}
+		return nil, invalid("model", "model is required: this server serves several")
+	}
+	m, ok := s.byName[name]
+	if !ok {
+		return nil, classify(fmt.Errorf("%w: the model %q does not exist", errModelMissing, name), "")
+	}
+	return m, nil
+}
+
+// readBody reads and decodes a request body into v.
+func readBody(r *http.Request, v any) *Error {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return classify(err, "")
+	}
+	if err := decodeBody(body, v); err != nil {
+		return classify(err, "")
+	}
+	return nil
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// newID returns prefix followed by 24 random hex digits.
+func newID(prefix string) string {
+	var b [12]byte
+	_, _ = crand.Read(b[:])
+	return prefix + hex.EncodeToString(b[:])
+}

@@ -1,0 +1,66 @@
+package openai
+
+import (
+	"encoding/json"
+	"net/http"
+)
+
+// sseWriter writes server-sent events: "data: <json>\n\n", ending with
+// "data: [DONE]\n\n".
+type sseWriter struct {
+	w       http.ResponseWriter
+	rc      *http.ResponseController
+	started bool
+}
+
+func newSSE(w http.ResponseWriter) *sseWriter {
+	return &sseWriter{w: w, rc: http.NewResponseController(w)}
+}
+
+func (s *sseWriter) start() {
+	if s.started {
+		return
+	}
+	s.started = true
+	h := s.w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("Connection", "keep-alive")
+	h.Set("X-Accel-Buffering", "no") // no proxy buffering
+	s.w.WriteHeader(http.StatusOK)
+}
+
+// send writes one event and flushes it to the client.
+func (s *sseWriter) send(v any) error {
+	s.start()
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	buf := make([]byte, 0, len(b)+8)
+	buf = append(buf, "data: "...)
+	buf = append(buf, b...)
+	buf = append(buf, '\n', '\n')
+	if _, err := s.w.Write(buf); err != nil {
+		return err
+	}
+	return s.rc.Flush()
+}
+
+// done writes the final [DONE] event.
+func (s *sseWriter) done() {
+	s.start()
+	_, _ = s.w.Write([]byte("data: [DONE]\n\n"))
+	_ = s.rc.Flush()
+}
+
+// fail reports an error: as a JSON error response when nothing was sent
+// yet, else as a final error event followed by [DONE].
+func (s *sseWriter) fail(e *Error) {
+	if !s.started {
+		writeError(s.w, e)
+		return
+	}
+	_ = s.send(errorBody{e})
+	s.done()
+}
