@@ -17,9 +17,9 @@ all: build
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/sota ./cmd/sota
 
-# The main job: tell a story with the built-in demo model on the CPU.
+# The main job: serve the built-in demo model on http://127.0.0.1:8080 (CPU).
 run: build
-	./bin/sota generate --prompt "Once upon a time"
+	./bin/sota serve
 
 # The whole test suite: unit, golden and end-to-end tests, the race detector
 # on concurrent packages, and the portable (non-assembly) kernels.
