@@ -8,7 +8,7 @@ TOOLS       := $(CURDIR)/.tools
 STATICCHECK := $(TOOLS)/staticcheck
 STATICCHECK_VERSION := v0.8.2
 # Packages whose code runs goroutines: tested again under the race detector.
-RACE_PKGS   := ./backend/... ./tokenizer/... ./model/... ./kvcache/... ./scheduler/... ./engine/...
+RACE_PKGS   := ./backend/... ./tokenizer/... ./model/... ./kvcache/... ./scheduler/... ./engine/... ./server/...
 
 .PHONY: all build run test test-short lint bench golden generate clean pyenv
 

@@ -2,7 +2,9 @@ package openai
 
 import (
 	"context"
+	"encoding/json"
 	"io"
+	"net/http"
 	"log/slog"
 	"net/http/httptest"
 	"strings"
@@ -29,7 +31,7 @@ var quiet = slog.New(slog.DiscardHandler)
 const plainTemplate = "{% for m in messages %}{{ m['content'] }}{% endfor %}"
 
 type testServer struct {
-	t      *testing.T
+	t      testing.TB
 	tok    *tokenizer.Tokenizer
 	be     *fake.Backend
 	eng    *engine.Engine
@@ -46,7 +48,7 @@ type reply struct {
 	bos          bool // the prompt as /v1/completions encodes it: with BOS
 }
 
-func newTestServer(t *testing.T, parser ToolParser, replies ...reply) *testServer {
+func newTestServer(t testing.TB, parser ToolParser, replies ...reply) *testServer {
 	t.Helper()
 	tok, err := tokenizer.LoadFS(demo.FS())
 	if err != nil {
@@ -150,4 +152,9 @@ func (ts *testServer) get(path string) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+func decodeJSON(resp *http.Response, v any) error {
+	defer resp.Body.Close()
+	return json.NewDecoder(resp.Body).Decode(v)
 }
