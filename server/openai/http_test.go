@@ -5,9 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/sotasystems/sota/backend"
 )
@@ -187,4 +191,49 @@ func TestMessagesNormalized(t *testing.T) {
 	if string(out) != want {
 		t.Fatalf("got  %s\nwant %s", out, want)
 	}
+}
+
+// 100 clients that hang up at random points (before the response, mid
+// stream, or waiting on a non-streaming reply) leave no running sequence and
+// no KV block behind; TestMain checks for leftover goroutines.
+func TestManyClientsHangUp(t *testing.T) {
+	ts := newTestServer(t, ToolParserNone)
+	// Steps take a millisecond, so requests are still generating when their
+	// clients leave: without aborts they would outlive the check below.
+	ts.be.StepDelay = time.Millisecond
+	rng := rand.New(rand.NewPCG(1, 2))
+	var wg sync.WaitGroup
+	for i := range 100 {
+		lines := rng.IntN(40) - 5 // < 0: hang up before reading anything
+		stream := i%4 != 0
+		path, body := "/v1/completions", fmt.Sprintf(`{"prompt": "x%d", "ignore_eos": true, "max_tokens": 300, "stream": %v, "n": %d}`, i, stream, 1+i%3)
+		if i%2 == 0 {
+			path, body = "/v1/chat/completions", fmt.Sprintf(`{"messages": [{"role": "user", "content": "x%d"}], "ignore_eos": true, "max_tokens": 300, "stream": %v}`, i, stream)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			req, _ := http.NewRequestWithContext(ctx, "POST", ts.http.URL+path, strings.NewReader(body))
+			if lines < 0 {
+				go cancel() // may land before or during the request
+			}
+			resp, err := ts.http.Client().Do(req)
+			if err != nil {
+				return
+			}
+			defer resp.Body.Close()
+			r := bufio.NewReader(resp.Body)
+			for range max(lines, 0) {
+				if _, err := r.ReadString('\n'); err != nil {
+					return
+				}
+			}
+			cancel()
+		}()
+	}
+	wg.Wait()
+	ts.srv.Wait()
+	ts.assertIdle()
 }
