@@ -239,14 +239,20 @@ func TestPanicFailsEverythingAndReportsUnhealthy(t *testing.T) {
 func TestCloseFailsPendingRequests(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		be := fake.New(backend.Geometry{})
-		e, err := New(be, Config{})
+		e, err := New(be, Config{Logger: quiet})
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Steps wait for the gate, so the request cannot finish before Close.
+		gate := make(chan struct{}, 1)
+		be.Fail = func(*backend.Batch) error { <-gate; return nil }
 		s, _ := e.Generate(t.Context(), Request{Prompt: []int32{5}, IgnoreEOS: true})
+		gate <- struct{}{}
 		if _, err := s.Recv(t.Context()); err != nil {
 			t.Fatal(err)
 		}
+		synctest.Wait() // the loop waits at the gate in its second step
+		close(gate)
 		e.Close()
 		if _, _, err := collect(t, s); !errors.Is(err, ErrClosed) {
 			t.Fatalf("error %v, want ErrClosed", err)
@@ -301,7 +307,7 @@ func TestConfigAgainstGeometry(t *testing.T) {
 // scripted-by-prompt tokens, preemptions happen, nothing leaks.
 func TestManyClientsWithPreemption(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e, _ := newFake(t, backend.Geometry{BlockSize: 4, NumBlocks: 41, MaxBatchTokens: 32, MaxModelLen: 160},
+		e, be := newFake(t, backend.Geometry{BlockSize: 4, NumBlocks: 41, MaxBatchTokens: 32, MaxModelLen: 160},
 			Config{EnablePrefixCaching: true, Policy: scheduler.FairShare})
 		const clients = 40
 		type result struct {
@@ -309,6 +315,10 @@ func TestManyClientsWithPreemption(t *testing.T) {
 			err  error
 		}
 		results := make(chan result, clients)
+		// Hold the first step until every client has queued its request, so
+		// they compete for the cache however the goroutines are scheduled.
+		release := make(chan struct{})
+		be.Fail = func(*backend.Batch) error { <-release; return nil }
 		for i := range clients {
 			go func() {
 				prompt := make([]int32, 3+i%20)
@@ -325,6 +335,8 @@ func TestManyClientsWithPreemption(t *testing.T) {
 				results <- result{toks, err}
 			}()
 		}
+		synctest.Wait()
+		close(release)
 		for range clients {
 			r := <-results
 			if r.err != nil {

@@ -19,12 +19,12 @@ func TestGeometry(t *testing.T) {
 		wantLen    int
 		wantErr    string
 	}{
-		{"defaults cap at max seqs full contexts", Options{}, 256 * 16, 256, ""},
+		{"defaults cap at max seqs full contexts (+ the null block)", Options{}, 256*16 + 1, 256, ""},
 		{"explicit blocks", Options{NumBlocks: 7}, 7, 256, ""},
 		{"cache bytes", Options{KVCacheBytes: 10 * perBlock}, 10, 256, ""},
-		{"max seqs shrinks default", Options{MaxSeqs: 2}, 2 * 16, 256, ""},
-		{"shorter context", Options{MaxModelLen: 100, MaxSeqs: 1}, 7, 100, ""},
-		{"block size 32", Options{BlockSize: 32, MaxSeqs: 1}, 8, 256, ""},
+		{"max seqs shrinks default", Options{MaxSeqs: 2}, 2*16 + 1, 256, ""},
+		{"shorter context", Options{MaxModelLen: 100, MaxSeqs: 1}, 7 + 1, 100, ""},
+		{"block size 32", Options{BlockSize: 32, MaxSeqs: 1}, 8 + 1, 256, ""},
 		{"context past the model", Options{MaxModelLen: 257}, 0, 0, "exceeds the model's max_position_embeddings"},
 		{"cache too small", Options{KVCacheBytes: perBlock - 1}, 0, 0, "holds no block"},
 		{"negative blocks", Options{NumBlocks: -1}, 0, 0, "must be positive"},
