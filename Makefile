@@ -41,6 +41,28 @@ $(VENV)/.installed: $(PY_REQS)
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r $(PY_REQS)
 	touch $@
 
+# End-to-end: the built server (bin/sota serve) against the official OpenAI SDKs,
+# Python (PyPI) and Node (npm), both pinned, then concurrency and graceful drain
+# on the fake backend (scripts/e2e/run.sh). e2e-deps installs the SDKs into
+# .venv and scripts/e2e/node/node_modules, starting over if either is stale.
+E2E_PY_REQS := scripts/e2e/requirements.txt
+E2E_PY_STAMP := $(VENV)/.e2e-installed
+E2E_NODE    := scripts/e2e/node
+
+.PHONY: e2e e2e-deps
+e2e: build e2e-deps
+	bash scripts/e2e/run.sh
+
+e2e-deps:
+	@$(VENV)/bin/python -c 'import openai' 2>/dev/null || { \
+		$(VENV)/bin/python -c '' 2>/dev/null || rm -rf $(VENV); rm -f $(E2E_PY_STAMP); }
+	@$(MAKE) -s --no-print-directory $(E2E_PY_STAMP)
+	cd $(E2E_NODE) && npm ci --prefer-offline --no-audit --no-fund --loglevel=error
+
+$(E2E_PY_STAMP): $(E2E_PY_REQS) $(VENV)/.installed
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r $(E2E_PY_REQS)
+	touch $@
+
 test-short:
 	$(GO) test -short ./...
 
@@ -80,4 +102,4 @@ cuda-check:
 	scripts/cuda-check.sh "$$(scripts/cuda-build.sh)"
 
 clean:
-	rm -rf bin .tools build
+	rm -rf bin .tools build $(E2E_NODE)/node_modules

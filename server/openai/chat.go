@@ -280,9 +280,13 @@ func (c *chatRun) respond(ctx context.Context, w http.ResponseWriter, st *engine
 
 func (c *chatRun) stream(ctx context.Context, w http.ResponseWriter, st *engine.Stream, includeUsage bool) {
 	sse := newSSE(w)
+	var chunkUsage any
+	if includeUsage {
+		chunkUsage = nullUsage
+	}
 	chunk := func(ch chatChunkChoice) error {
 		return sse.send(chatChunk{ID: c.id, Object: "chat.completion.chunk", Created: c.created, Model: c.m.Name,
-			Choices: []chatChunkChoice{ch}})
+			Choices: []chatChunkChoice{ch}, Usage: chunkUsage})
 	}
 	filters := make([]*toolFilter, c.n)
 	for i := range filters {

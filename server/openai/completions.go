@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/sotasystems/sota/engine"
 	"github.com/sotasystems/sota/sample"
@@ -22,7 +23,7 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	texts, prompts, e := m.prompts(req.Prompt)
+	texts, prompts, e := m.prompts(req.Prompt, skipSpecial(&req.common))
 	if e != nil {
 		writeError(w, e)
 		return
@@ -75,6 +76,9 @@ func skipSpecial(c *common) bool { return c.SkipSpecialTokens == nil || *c.SkipS
 
 // engineRequest turns the shared fields into an engine request (no prompt).
 func (s *Server) engineRequest(m *Model, c *common) (engine.Request, *Error) {
+	if e := c.checkStream(); e != nil {
+		return engine.Request{}, e
+	}
 	n, e := c.n()
 	if e != nil {
 		return engine.Request{}, e
@@ -93,7 +97,7 @@ func (s *Server) engineRequest(m *Model, c *common) (engine.Request, *Error) {
 
 // prompts reads "prompt": a string, a list of strings, a list of token ids
 // or a list of such lists. texts are the prompt texts (for echo).
-func (m *Model) prompts(raw json.RawMessage) (texts []string, ids [][]int32, e *Error) {
+func (m *Model) prompts(raw json.RawMessage, skipSpecial bool) (texts []string, ids [][]int32, e *Error) {
 	if isNull(raw) {
 		return nil, nil, invalid("prompt", "prompt is required")
 	}
@@ -122,15 +126,21 @@ func (m *Model) prompts(raw json.RawMessage) (texts []string, ids [][]int32, e *
 		ids = append(ids, m.Tokenizer.Encode(t, true))
 	}
 	for _, b := range batches {
-		texts = append(texts, m.Tokenizer.Decode(b, false))
+		texts = append(texts, m.Tokenizer.Decode(b, skipSpecial))
 		ids = append(ids, b)
 	}
 	if len(ids) == 0 {
 		return nil, nil, invalid("prompt", "prompt is empty")
 	}
+	vocab := m.Tokenizer.VocabSize()
 	for _, p := range ids {
 		if len(p) == 0 {
 			return nil, nil, invalid("prompt", "a prompt has no tokens")
+		}
+		for _, id := range p {
+			if id < 0 || int(id) >= vocab {
+				return nil, nil, invalid("prompt", "prompt token id %d is outside the vocabulary [0, %d)", id, vocab)
+			}
 		}
 	}
 	return texts, ids, nil
@@ -169,10 +179,12 @@ type completionRun struct {
 func (c *completionRun) respond(ctx context.Context, w http.ResponseWriter, streams []*engine.Stream, opts []runOptions) {
 	choices := make([]completionChoice, len(streams)*c.n)
 	text := make([]strings.Builder, len(choices))
+	offsets := make([]int, len(choices)) // characters before the next token
 	for i := range choices {
 		choices[i].Index = i
 		if c.echo {
 			text[i].WriteString(c.texts[i/c.n])
+			offsets[i] = utf8.RuneCountInString(c.texts[i/c.n])
 		}
 		if c.logprobs {
 			choices[i].Logprobs = &completionLogprobs{Tokens: []string{}, TokenLogprobs: []float32{},
@@ -181,7 +193,7 @@ func (c *completionRun) respond(ctx context.Context, w http.ResponseWriter, stre
 	}
 	u, err := runAll(ctx, c.m, streams, opts, func(p int, d delta) error {
 		i := p*c.n + d.Seq
-		c.addLogprobs(choices[i].Logprobs, d.Logprobs, text[i].Len())
+		offsets[i] = c.addLogprobs(choices[i].Logprobs, d.Logprobs, offsets[i])
 		text[i].WriteString(d.Text)
 		if d.Finish != "" {
 			f := d.Finish
@@ -203,16 +215,20 @@ func (c *completionRun) respond(ctx context.Context, w http.ResponseWriter, stre
 func (c *completionRun) stream(ctx context.Context, w http.ResponseWriter, streams []*engine.Stream, opts []runOptions, includeUsage bool) {
 	sse := newSSE(w)
 	offsets := make([]int, len(streams)*c.n)
+	var chunkUsage any
+	if includeUsage {
+		chunkUsage = nullUsage
+	}
 	chunk := func(i int, text string, lp *completionLogprobs, finish *string) error {
 		return sse.send(completion{ID: c.id, Object: "text_completion", Created: c.created, Model: c.m.Name,
-			Choices: []completionChoice{{Index: i, Text: text, Logprobs: lp, FinishReason: finish}}})
+			Choices: []completionChoice{{Index: i, Text: text, Logprobs: lp, FinishReason: finish}}, Usage: chunkUsage})
 	}
 	if c.echo {
 		for i := range offsets {
 			if err := chunk(i, c.texts[i/c.n], nil, nil); err != nil {
 				return
 			}
-			offsets[i] = len(c.texts[i/c.n])
+			offsets[i] = utf8.RuneCountInString(c.texts[i/c.n])
 		}
 	}
 	u, err := runAll(ctx, c.m, streams, opts, func(p int, d delta) error {
@@ -220,9 +236,8 @@ func (c *completionRun) stream(ctx context.Context, w http.ResponseWriter, strea
 		var lp *completionLogprobs
 		if c.logprobs {
 			lp = &completionLogprobs{}
-			c.addLogprobs(lp, d.Logprobs, offsets[i])
+			offsets[i] = c.addLogprobs(lp, d.Logprobs, offsets[i])
 		}
-		offsets[i] += len(d.Text)
 		var finish *string
 		if d.Finish != "" {
 			f := d.Finish
@@ -243,16 +258,19 @@ func (c *completionRun) stream(ctx context.Context, w http.ResponseWriter, strea
 	sse.done()
 }
 
-// addLogprobs appends tokens' logprobs in the completions shape.
-func (c *completionRun) addLogprobs(dst *completionLogprobs, lps []tokenLogprob, offset int) {
+// addLogprobs appends tokens' logprobs in the completions shape; offset is
+// the character offset of the first token in the choice's text, and the
+// offset after the last is returned.
+func (c *completionRun) addLogprobs(dst *completionLogprobs, lps []tokenLogprob, offset int) int {
 	if dst == nil {
-		return
+		return offset
 	}
 	for _, lp := range lps {
 		tok, _ := c.m.tokenText(lp.Token)
 		dst.Tokens = append(dst.Tokens, tok)
 		dst.TokenLogprobs = append(dst.TokenLogprobs, lp.Logprob)
 		dst.TextOffset = append(dst.TextOffset, offset)
+		offset += utf8.RuneCountInString(tok)
 		var top map[string]float32
 		if len(lp.Top) > 0 {
 			top = make(map[string]float32, len(lp.Top))
@@ -265,6 +283,7 @@ func (c *completionRun) addLogprobs(dst *completionLogprobs, lps []tokenLogprob,
 		}
 		dst.TopLogprobs = append(dst.TopLogprobs, top)
 	}
+	return offset
 }
 
 // runAll consumes several streams at once, calling emit (from one

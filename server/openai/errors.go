@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -69,7 +70,7 @@ func classify(err error, promptParam string) *Error {
 	case errors.As(err, &typeErr):
 		field := strings.TrimPrefix(typeErr.Field, "common.") // the embedded shared fields
 		return apiError(http.StatusBadRequest, "invalid_request_error", field, "",
-			fmt.Sprintf("%s: expected %s, got JSON %s", field, typeErr.Type, typeErr.Value))
+			fmt.Sprintf("%s: expected %s, got %s", field, jsonKind(typeErr.Type), typeErr.Value))
 	case errors.Is(err, engine.ErrPromptTooLong):
 		return apiError(http.StatusBadRequest, "invalid_request_error", promptParam, "context_length_exceeded", err.Error())
 	case errors.Is(err, engine.ErrInvalidRequest), errors.Is(err, sample.ErrInvalidParams):
@@ -111,4 +112,27 @@ func writeError(w http.ResponseWriter, e *Error) {
 	}
 	w.WriteHeader(e.Status)
 	_ = json.NewEncoder(w).Encode(errorBody{e})
+}
+
+// jsonKind names a Go type the way a JSON client thinks of it.
+func jsonKind(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.String:
+		return "a string"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	}
+	return t.String()
 }

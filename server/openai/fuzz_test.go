@@ -50,7 +50,7 @@ func FuzzCompletionPrompt(f *testing.F) {
 	}
 	ts := newTestServer(f, ToolParserNone)
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		texts, ids, e := ts.model.prompts(raw)
+		texts, ids, e := ts.model.prompts(raw, true)
 		if e != nil {
 			if e.Status != 400 {
 				t.Fatalf("status %d", e.Status)

@@ -124,6 +124,14 @@ func (c *common) stops() ([]string, *Error) {
 	return out, nil
 }
 
+// checkStream rejects stream_options without stream, as OpenAI does.
+func (c *common) checkStream() *Error {
+	if c.StreamOptions != nil && !c.Stream {
+		return invalid("stream_options", "stream_options is only allowed when stream is true")
+	}
+	return nil
+}
+
 // n is the number of choices per prompt.
 func (c *common) n() (int, *Error) {
 	n := 1

@@ -2,6 +2,8 @@ package openai
 
 // Response bodies, in OpenAI's shapes.
 
+import "encoding/json"
+
 type usage struct {
 	PromptTokens        int            `json:"prompt_tokens"`
 	CompletionTokens    int            `json:"completion_tokens"`
@@ -82,7 +84,9 @@ type chatChunk struct {
 	Created int64             `json:"created"`
 	Model   string            `json:"model"`
 	Choices []chatChunkChoice `json:"choices"`
-	Usage   *usage            `json:"usage,omitempty"`
+	// Usage is null on every chunk but the last when the client asked for
+	// usage (stream_options.include_usage), and absent otherwise.
+	Usage any `json:"usage,omitempty"`
 }
 
 type chatChunkChoice struct {
@@ -104,7 +108,7 @@ type completion struct {
 	Created int64              `json:"created"`
 	Model   string             `json:"model"`
 	Choices []completionChoice `json:"choices"`
-	Usage   *usage             `json:"usage,omitempty"`
+	Usage   any                `json:"usage,omitempty"` // *usage; null on stream chunks (see chatChunk)
 }
 
 type completionChoice struct {
@@ -120,6 +124,9 @@ type completionLogprobs struct {
 	TopLogprobs   []map[string]float32 `json:"top_logprobs"`
 	TextOffset    []int                `json:"text_offset"`
 }
+
+// nullUsage is the "usage": null of stream chunks before the last.
+var nullUsage = json.RawMessage("null")
 
 type modelCard struct {
 	ID          string `json:"id"`
