@@ -151,15 +151,23 @@ func (s *Stream) push(ev scheduler.Event, now time.Time) bool {
 	if s.timings.FirstToken.IsZero() {
 		s.timings.FirstToken = now
 	}
-	if ev.Finish != "" {
-		u := ev.Usage
-		s.usage.PromptTokens = u.PromptTokens
-		if ev.Index == 0 { // the prompt counts once, as the first sequence saw it
-			s.usage.CachedTokens = u.CachedTokens
-		}
-		s.usage.CompletionTokens += u.OutputTokens
-		s.finished++
+	if ev.Finish == "" {
+		s.mu.Unlock()
+		s.signal()
+		return false
 	}
+	return s.finishSeqLocked(ev.Index, ev.Usage, now)
+}
+
+// finishSeqLocked counts one finished sequence and ends the request after
+// the last; it unlocks s.mu and wakes the reader.
+func (s *Stream) finishSeqLocked(index int, u scheduler.Usage, now time.Time) bool {
+	s.usage.PromptTokens = u.PromptTokens
+	if index == 0 { // the prompt counts once, as the first sequence saw it
+		s.usage.CachedTokens = u.CachedTokens
+	}
+	s.usage.CompletionTokens += u.OutputTokens
+	s.finished++
 	ended := s.finished == s.n
 	var stop func() bool
 	if ended {
@@ -185,22 +193,7 @@ func (s *Stream) willEnd(k int) bool {
 // reports whether the request ended.
 func (s *Stream) endSeq(index int, u scheduler.Usage, now time.Time) bool {
 	s.mu.Lock()
-	if index == 0 {
-		s.usage.PromptTokens, s.usage.CachedTokens = u.PromptTokens, u.CachedTokens
-	}
-	s.usage.CompletionTokens += u.OutputTokens
-	s.finished++
-	ended := s.finished == s.n
-	var stop func() bool
-	if ended {
-		s.done, s.timings.Finished, stop = true, now, s.stopCtx
-	}
-	s.mu.Unlock()
-	if stop != nil {
-		stop()
-	}
-	s.signal()
-	return ended
+	return s.finishSeqLocked(index, u, now)
 }
 
 // fail ends the request with err (loop side, or Close).

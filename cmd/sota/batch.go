@@ -212,25 +212,16 @@ func (g *generateCmd) batchRequest(raw []byte, l *loaded, defaults sample.Params
 		return req, line, errors.New("empty prompt")
 	}
 	p := &req.Params
-	setF := func(dst *float32, v *float32) {
-		if v != nil {
-			*dst = *v
-		}
-	}
-	setF(&p.Temperature, line.Temperature)
-	setF(&p.TopP, line.TopP)
-	setF(&p.MinP, line.MinP)
-	setF(&p.RepetitionPenalty, line.RepetitionPenalty)
-	setF(&p.PresencePenalty, line.PresencePenalty)
-	setF(&p.FrequencyPenalty, line.FrequencyPenalty)
-	if line.TopK != nil {
-		p.TopK = *line.TopK
-	}
+	override(&p.Temperature, line.Temperature)
+	override(&p.TopP, line.TopP)
+	override(&p.MinP, line.MinP)
+	override(&p.RepetitionPenalty, line.RepetitionPenalty)
+	override(&p.PresencePenalty, line.PresencePenalty)
+	override(&p.FrequencyPenalty, line.FrequencyPenalty)
+	override(&p.TopK, line.TopK)
+	override(&p.Seed, line.Seed)
 	if line.LogitBias != nil {
 		p.LogitBias = line.LogitBias
-	}
-	if line.Seed != nil {
-		p.Seed = *line.Seed
 	}
 	if line.Logprobs != nil {
 		if *line.Logprobs < 0 || *line.Logprobs > sample.MaxTopLogprobs {

@@ -189,18 +189,11 @@ func (g *generateCmd) samplingParams(l *loaded) (sample.Params, error) {
 			p.TopK = *gc.TopK
 		}
 	}
-	set := func(dst *float32, v *float32) {
-		if v != nil {
-			*dst = *v
-		}
-	}
-	set(&p.Temperature, g.Temperature)
-	set(&p.TopP, g.TopP)
-	set(&p.MinP, g.MinP)
-	set(&p.RepetitionPenalty, g.RepetitionPenalty)
-	if g.TopK != nil {
-		p.TopK = *g.TopK
-	}
+	override(&p.Temperature, g.Temperature)
+	override(&p.TopP, g.TopP)
+	override(&p.MinP, g.MinP)
+	override(&p.RepetitionPenalty, g.RepetitionPenalty)
+	override(&p.TopK, g.TopK)
 	p.Seed = rand.Uint64()
 	if g.Seed != nil {
 		p.Seed = *g.Seed
@@ -235,5 +228,12 @@ func (g *generateCmd) emitter(l *loaded, prompt []int32, out *bufio.Writer) func
 			return
 		}
 		out.WriteString(dec.Add(tok))
+	}
+}
+
+// override sets *dst to *v when v is given.
+func override[T any](dst *T, v *T) {
+	if v != nil {
+		*dst = *v
 	}
 }

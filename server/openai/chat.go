@@ -334,13 +334,12 @@ func (c *chatRun) stream(ctx context.Context, w http.ResponseWriter, st *engine.
 		sse.fail(classify(err, "messages"))
 		return
 	}
+	var final any
 	if includeUsage {
-		if err := sse.send(chatChunk{ID: c.id, Object: "chat.completion.chunk", Created: c.created, Model: c.m.Name,
-			Choices: []chatChunkChoice{}, Usage: &u}); err != nil {
-			return
-		}
+		final = chatChunk{ID: c.id, Object: "chat.completion.chunk", Created: c.created, Model: c.m.Name,
+			Choices: []chatChunkChoice{}, Usage: &u}
 	}
-	sse.done()
+	sse.end(final)
 }
 
 // logprobs converts tokens' logprobs to the chat shape.

@@ -249,13 +249,12 @@ func (c *completionRun) stream(ctx context.Context, w http.ResponseWriter, strea
 		sse.fail(classify(err, "prompt"))
 		return
 	}
+	var final any
 	if includeUsage {
-		if err := sse.send(completion{ID: c.id, Object: "text_completion", Created: c.created, Model: c.m.Name,
-			Choices: []completionChoice{}, Usage: &u}); err != nil {
-			return
-		}
+		final = completion{ID: c.id, Object: "text_completion", Created: c.created, Model: c.m.Name,
+			Choices: []completionChoice{}, Usage: &u}
 	}
-	sse.done()
+	sse.end(final)
 }
 
 // addLogprobs appends tokens' logprobs in the completions shape; offset is

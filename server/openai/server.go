@@ -123,12 +123,8 @@ func (s *Server) api(method string, h http.HandlerFunc) http.HandlerFunc {
 				fmt.Sprintf("%s %s: use %s", r.Method, r.URL.Path, method)))
 			return
 		}
-		switch {
-		case s.draining.Load():
-			writeError(w, classify(errDraining, ""))
-			return
-		case !s.ready.Load():
-			writeError(w, classify(errNotReady, ""))
+		if e := s.unavailable(); e != nil {
+			writeError(w, e)
 			return
 		}
 		s.inFlight.Add(1)
@@ -147,14 +143,21 @@ func (s *Server) api(method string, h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-// health is 200 while the server is ready and every engine healthy.
-func (s *Server) health(w http.ResponseWriter, r *http.Request) {
+// unavailable is the 503 while the server drains or loads, else nil.
+func (s *Server) unavailable() *Error {
 	switch {
 	case s.draining.Load():
-		writeError(w, classify(errDraining, ""))
-		return
+		return classify(errDraining, "")
 	case !s.ready.Load():
-		writeError(w, classify(errNotReady, ""))
+		return classify(errNotReady, "")
+	}
+	return nil
+}
+
+// health is 200 while the server is ready and every engine healthy.
+func (s *Server) health(w http.ResponseWriter, r *http.Request) {
+	if e := s.unavailable(); e != nil {
+		writeError(w, e)
 		return
 	}
 	for _, m := range s.models {

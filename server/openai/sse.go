@@ -47,6 +47,16 @@ func (s *sseWriter) send(v any) error {
 	return s.rc.Flush()
 }
 
+// end sends final (the usage chunk; nil for none), then [DONE].
+func (s *sseWriter) end(final any) {
+	if final != nil {
+		if err := s.send(final); err != nil {
+			return // the client is gone
+		}
+	}
+	s.done()
+}
+
 // done writes the final [DONE] event.
 func (s *sseWriter) done() {
 	s.start()
