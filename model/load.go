@@ -118,27 +118,46 @@ type located struct {
 	data  []byte
 }
 
-func load(src source) (*Model, error) {
+// LoadMeta reads only config.json and generation_config.json of a model
+// folder: the Model has no weights. It is for what needs a model's shape and
+// token ids but not its math (the fake backend, capacity tests).
+func LoadMeta(dir string) (*Model, error) {
+	cfg, gen, err := loadMeta(dirSource{dir})
+	if err != nil {
+		return nil, err
+	}
+	return &Model{Dir: dir, Config: cfg, Generation: gen}, nil
+}
+
+func loadMeta(src source) (Config, GenerationConfig, error) {
 	cfgData, err := src.readFile(ConfigFile)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("load %s: %w", src.path("."), ErrNoConfig)
+		return Config{}, GenerationConfig{}, fmt.Errorf("load %s: %w", src.path("."), ErrNoConfig)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("load %s: %w", src.path(ConfigFile), err)
+		return Config{}, GenerationConfig{}, fmt.Errorf("load %s: %w", src.path(ConfigFile), err)
 	}
 	cfg, err := ParseConfig(cfgData)
 	if err != nil {
-		return nil, fmt.Errorf("load %s: %w", src.path(ConfigFile), err)
+		return Config{}, GenerationConfig{}, fmt.Errorf("load %s: %w", src.path(ConfigFile), err)
 	}
 	gen := generationFromConfig(&cfg)
 	genData, err := src.readFile(GenerationConfigFile)
 	switch {
 	case err == nil:
 		if gen, err = ParseGenerationConfig(genData); err != nil {
-			return nil, fmt.Errorf("load %s: %w", src.path(GenerationConfigFile), err)
+			return Config{}, GenerationConfig{}, fmt.Errorf("load %s: %w", src.path(GenerationConfigFile), err)
 		}
 	case !errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("load %s: %w", src.path(GenerationConfigFile), err)
+		return Config{}, GenerationConfig{}, fmt.Errorf("load %s: %w", src.path(GenerationConfigFile), err)
+	}
+	return cfg, gen, nil
+}
+
+func load(src source) (*Model, error) {
+	cfg, gen, err := loadMeta(src)
+	if err != nil {
+		return nil, err
 	}
 	shards, weightMap, listFile, err := weightFiles(src)
 	if err != nil {

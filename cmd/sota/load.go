@@ -27,6 +27,9 @@ type modelSource struct {
 	TokenizerDir  string // "" = Dir
 	RandomWeights bool   // Dir (or a config.json path) gives only the architecture
 	WeightsSeed   uint64
+	// MetaOnly reads config.json and generation_config.json, no weights
+	// (for the fake backend).
+	MetaOnly bool
 }
 
 // loaded is a model ready to run.
@@ -53,6 +56,15 @@ func (s modelSource) load(logger *slog.Logger) (*loaded, error) {
 			return nil, err
 		}
 		l.name = filepath.Base(s.Dir)
+	case s.MetaOnly && s.Dir != "":
+		dir := s.Dir
+		if fi, serr := os.Stat(dir); serr == nil && !fi.IsDir() {
+			dir = filepath.Dir(dir)
+		}
+		if l.m, err = model.LoadMeta(dir); err != nil {
+			return nil, err
+		}
+		l.name = filepath.Base(filepath.Clean(dir))
 	case s.Dir == "":
 		if l.m, err = model.LoadFS(demo.FS()); err != nil {
 			return nil, fmt.Errorf("built-in model: %w", err)

@@ -38,7 +38,7 @@ type serveCmd struct {
 	Port         int           `help:"Port to listen on (0 = any free port)." default:"8080" env:"SOTA_PORT"`
 	DrainTimeout time.Duration `help:"On SIGTERM, how long running requests may take to finish before the server exits." default:"30s" env:"SOTA_DRAIN_TIMEOUT"`
 
-	Backend       string        `help:"model: run the models; fake: a scripted backend with no model math, for load and admission tests." enum:"model,fake" default:"model" env:"SOTA_BACKEND"`
+	Backend       string        `help:"model: run the models; fake: a scripted backend with no model math (and no weights: a folder with config.json and a tokenizer is enough), for load and admission tests." enum:"model,fake" default:"model" env:"SOTA_BACKEND"`
 	FakeStepDelay time.Duration `help:"With --backend fake: the time each engine step takes." default:"0s" env:"SOTA_FAKE_STEP_DELAY"`
 
 	deviceFlags `embed:""`
@@ -161,7 +161,8 @@ func (c *serveCmd) load(rc *runContext) ([]served, error) {
 
 func (c *serveCmd) loadOne(rc *runContext, name, dir string) (served, error) {
 	var s served
-	src := modelSource{Dir: dir, TokenizerDir: c.Tokenizer, RandomWeights: c.RandomWeights, WeightsSeed: c.WeightsSeed}
+	src := modelSource{Dir: dir, TokenizerDir: c.Tokenizer, RandomWeights: c.RandomWeights, WeightsSeed: c.WeightsSeed,
+		MetaOnly: c.Backend == "fake" && !c.RandomWeights}
 	l, err := src.load(rc.logger)
 	if err != nil {
 		return s, err

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/sotasystems/sota/internal/testmodels"
 )
 
 // logWatch is a stderr that reports the server's URL once it logs it.
@@ -134,5 +136,31 @@ func TestServeFlagErrors(t *testing.T) {
 				t.Fatalf("exit %d, stderr %q; want failure mentioning %q", code, errOut, tc.want)
 			}
 		})
+	}
+}
+
+// The fake backend serves a real model folder without weights: Llama-3.1's
+// own chat template renders tools, tool calls and results over HTTP, and
+// its raise_exception becomes a 422.
+func TestServeRealTemplateOnFakeBackend(t *testing.T) {
+	dir := testmodels.Shared(t, "llama3.1-tokenizer")
+	url, stop := startServe(t, "--backend", "fake", "--model", dir)
+	defer stop()
+	tools := `"tools": [{"type": "function", "function": {"name": "get_weather", "description": "Weather",
+		"parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]`
+	call := func(id string) string {
+		return `{"id": "` + id + `", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\": \"Paris\"}"}}`
+	}
+	ok := `{"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Weather in Paris?"},
+		{"role": "assistant", "content": null, "tool_calls": [` + call("c1") + `]},
+		{"role": "tool", "tool_call_id": "c1", "content": "sunny"}], "max_tokens": 3, ` + tools + `}`
+	code, out := postJSON(t, url+"/v1/chat/completions", ok)
+	if code != 200 || out["usage"].(map[string]any)["prompt_tokens"].(float64) < 100 {
+		t.Fatalf("chat with tools: %d %v", code, out)
+	}
+	two := strings.Replace(ok, call("c1"), call("c1")+", "+call("c2"), 1)
+	code, out = postJSON(t, url+"/v1/chat/completions", two)
+	if code != 422 || !strings.Contains(out["error"].(map[string]any)["message"].(string), "single tool-calls") {
+		t.Fatalf("two tool calls: %d %v", code, out)
 	}
 }
