@@ -81,6 +81,7 @@ func (c *serveCmd) Run(rc *runContext) error {
 	hs := &http.Server{
 		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*handler.Load()).ServeHTTP(w, r) }),
 		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(rc.logger.Handler(), slog.LevelWarn),
 	}
 	serveErr := make(chan error, 1)
