@@ -29,6 +29,7 @@ type serveCmd struct {
 	Tokenizer       string   `help:"Folder holding the tokenizer, when it is not the model folder (single model)." env:"SOTA_TOKENIZER" placeholder:"DIR"`
 	ChatTemplate    string   `help:"Chat template for models that have none: a file, or the template text." env:"SOTA_CHAT_TEMPLATE" placeholder:"FILE|TEXT"`
 	ToolCallParser  string   `help:"Tool-call format of the model's output: auto (from the tokenizer's tokens), none, hermes, llama3_json or mistral." enum:"auto,none,hermes,llama3_json,mistral" default:"auto" env:"SOTA_TOOL_CALL_PARSER"`
+	ReasoningParser string   `help:"Split the model's reasoning into reasoning_content: qwen3 (<think>…</think> at the start) or deepseek_r1 (the prompt opens <think>); none leaves the output whole." enum:"none,qwen3,deepseek_r1" default:"none" env:"SOTA_REASONING_PARSER"`
 	RandomWeights   bool     `help:"Build the models from their config.json with deterministic random weights." env:"SOTA_RANDOM_WEIGHTS"`
 	WeightsSeed     uint64   `help:"Seed of --random-weights." default:"0" env:"SOTA_WEIGHTS_SEED"`
 	Threads         int      `help:"CPU threads (0 = all cores)." default:"0" env:"SOTA_THREADS"`
@@ -186,6 +187,12 @@ func (c *serveCmd) loadOne(rc *runContext, name, dir string) (served, error) {
 	if err != nil {
 		return s, err
 	}
+	reasoning := openai.ReasoningNone
+	if c.ReasoningParser != "none" {
+		if reasoning, err = openai.ParseReasoningParser(c.ReasoningParser); err != nil {
+			return s, err
+		}
+	}
 	if c.Backend == "fake" {
 		be := fake.New(backend.Geometry{BlockSize: c.BlockSize, NumBlocks: max(c.NumKVBlocks, 4096),
 			MaxBatchTokens: c.MaxNumBatchedTokens, MaxSeqs: c.MaxNumSeqs,
@@ -211,7 +218,7 @@ func (c *serveCmd) loadOne(rc *runContext, name, dir string) (served, error) {
 		aliases = c.ServedModelName[1:]
 	}
 	s.m = &openai.Model{Name: name, Aliases: aliases, Engine: s.eng, Tokenizer: l.tok, Template: tmpl,
-		ToolParser: parser, Defaults: requestDefaults(l)}
+		ToolParser: parser, ReasoningParser: reasoning, Defaults: requestDefaults(l)}
 	rc.logger.Info("model ready", "model", name, "backend", c.Backend, "device", c.Device,
 		"max_model_len", s.eng.MaxModelLen(), "chat", tmpl != nil, "tool_call_parser", string(parser))
 	return s, nil

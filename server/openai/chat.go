@@ -260,6 +260,12 @@ func (c *chatRun) respond(ctx context.Context, w http.ResponseWriter, st *engine
 	for i := range choices {
 		msg := chatMessage{Role: "assistant"}
 		content := text[i].String()
+		if c.cp.prefill == "" && c.m.ReasoningParser != ReasoningNone {
+			var reasoning string
+			if reasoning, content = c.m.ReasoningParser.split(content); reasoning != "" {
+				msg.ReasoningContent = &reasoning
+			}
+		}
 		if c.cp.parser != ToolParserNone {
 			if rest, calls, ok := c.cp.parser.parse(content); ok {
 				content = rest
@@ -289,8 +295,13 @@ func (c *chatRun) stream(ctx context.Context, w http.ResponseWriter, st *engine.
 			Choices: []chatChunkChoice{ch}, Usage: chunkUsage})
 	}
 	filters := make([]*toolFilter, c.n)
+	thinking := make([]*reasoningSplitter, c.n)
 	for i := range filters {
 		filters[i] = newToolFilter(c.cp.parser, c.cp.prefill)
+		thinking[i] = newReasoningSplitter(c.m.ReasoningParser)
+		if c.cp.prefill != "" {
+			thinking[i] = newReasoningSplitter(ReasoningNone) // a forced call has no reasoning
+		}
 		empty := ""
 		if err := chunk(chatChunkChoice{Index: i, Delta: chatDelta{Role: "assistant", Content: &empty}}); err != nil {
 			return
@@ -298,14 +309,24 @@ func (c *chatRun) stream(ctx context.Context, w http.ResponseWriter, st *engine.
 	}
 	u, err := c.m.consume(ctx, st, c.opts, func(d delta) error {
 		f := filters[d.Seq]
-		text := f.push(d.Text)
+		reasoning, content := thinking[d.Seq].push(d.Text)
+		if d.Finish != "" {
+			r, c := thinking[d.Seq].finish()
+			reasoning, content = reasoning+r, content+c
+		}
+		text := f.push(content)
 		var lp *chatLogprobs
 		if c.opts.logprobs && len(d.Logprobs) > 0 {
 			lp = &chatLogprobs{Content: c.logprobs(d.Logprobs)}
 		}
-		if text != "" || lp != nil {
+		if text != "" || reasoning != "" || lp != nil {
 			ch := chatChunkChoice{Index: d.Seq, Logprobs: lp}
-			ch.Delta.Content = &text
+			if reasoning != "" {
+				ch.Delta.ReasoningContent = &reasoning
+			}
+			if text != "" || reasoning == "" {
+				ch.Delta.Content = &text
+			}
 			if err := chunk(ch); err != nil {
 				return err
 			}

@@ -29,6 +29,9 @@ type Model struct {
 	Template  *tokenizer.Template // nil: no chat endpoint for this model
 	// ToolParser is the model's tool-call format; "" disables tools.
 	ToolParser ToolParser
+	// ReasoningParser splits the model's reasoning from its answer into
+	// reasoning_content; "" leaves the output whole.
+	ReasoningParser ReasoningParser
 	// Defaults are the sampling parameters a request starts from (the
 	// model's generation_config.json over OpenAI's defaults).
 	Defaults sample.Params
