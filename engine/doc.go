@@ -4,8 +4,10 @@
 // sampled token to the request's Stream.
 //
 // Callers (servers, the CLI) use Client: Generate queues a request and
-// returns its Stream at once; cancelling the request's context aborts it,
-// and the loop frees its KV blocks at the next step.
+// returns its Stream at once; cancelling the request's context (or
+// Stream.Cancel) aborts it, and the loop frees its KV blocks at the next
+// step. Stream.Stop ends one of a request's sequences early, for a server
+// that found a stop string in its text.
 //
 // Concurrency: Generate, Health, Stats and Close are safe from any
 // goroutine. They talk to the loop through an ordered inbox that never
@@ -20,5 +22,7 @@
 // in-flight clients get an answer while the operator replaces it.
 //
 // Invariants: every accepted request ends exactly once (finished, failed or
-// aborted), and when the loop is idle no KV block is in use.
+// aborted), and when the loop is idle no KV block is in use. The Stats
+// snapshot is published before streams learn that their request ended, so a
+// caller that saw its stream end sees the engine state after it.
 package engine
