@@ -156,48 +156,46 @@ func (p *Pool) Share(ids []int32) {
 	}
 }
 
-// Lookup returns how many leading hashes name cached blocks. It takes no
-// references and changes no counters.
-func (p *Pool) Lookup(hashes []Hash) int {
+// Lookup appends to dst the blocks holding the longest cached prefix of
+// hashes and returns it. It takes no references and changes no counters.
+func (p *Pool) Lookup(dst []int32, hashes []Hash) []int32 {
 	if !p.caching {
-		return 0
+		return dst
 	}
-	for i, h := range hashes {
-		if _, ok := p.cached[h]; !ok {
-			return i
-		}
-	}
-	return len(hashes)
-}
-
-// Acquire appends the blocks of the first n hashes (n <= Lookup(hashes)) to
-// dst with one more reference each, taking blocks out of the free list where
-// they were unused, and returns dst.
-func (p *Pool) Acquire(dst []int32, hashes []Hash, n int) []int32 {
-	for _, h := range hashes[:n] {
+	for _, h := range hashes {
 		id, ok := p.cached[h]
 		if !ok {
-			panic("kvcache: acquire of a hash that is not cached")
+			break
 		}
-		if p.refCount[id] == 0 {
-			p.unlink(id)
-		}
-		p.refCount[id]++
 		dst = append(dst, id)
 	}
 	return dst
 }
 
-// FreeAcquirable is how many blocks Acquire(hashes[:n]) would take out of the
-// free list; an allocation after it has that many fewer blocks to draw from.
-func (p *Pool) FreeAcquirable(hashes []Hash, n int) int {
-	c := 0
-	for _, h := range hashes[:n] {
-		if p.refCount[p.cached[h]] == 0 {
-			c++
+// NumFreeAmong is how many of ids are unused (in the free list): acquiring
+// them leaves that many fewer blocks to allocate.
+func (p *Pool) NumFreeAmong(ids []int32) int {
+	n := 0
+	for _, id := range ids {
+		if p.refCount[id] == 0 {
+			n++
 		}
 	}
-	return c
+	return n
+}
+
+// Acquire adds one reference to each block of ids (found by Lookup), taking
+// unused ones out of the free list.
+func (p *Pool) Acquire(ids []int32) {
+	for _, id := range ids {
+		if p.refCount[id] == 0 {
+			if !p.hashed[id] {
+				panic(fmt.Sprintf("kvcache: acquire of free block %d that holds no cached content", id))
+			}
+			p.unlink(id)
+		}
+		p.refCount[id]++
+	}
 }
 
 // CountQuery adds a prefix-cache lookup of queried tokens that found hit

@@ -129,14 +129,15 @@ func TestPrefixHitsStayWithinTenant(t *testing.T) {
 			p.FreeReversed(blocks)
 			check(t, p)
 			q := AppendHashes(nil, tc.salt, tc.tokens, 4)
-			n := p.Lookup(q)
+			got := p.Lookup(nil, q)
+			n := len(got)
 			if n != tc.hits {
 				t.Fatalf("hits %d, want %d", n, tc.hits)
 			}
-			if p.FreeAcquirable(q, n) != n {
-				t.Fatalf("acquirable from free list %d, want %d", p.FreeAcquirable(q, n), n)
+			if p.NumFreeAmong(got) != n {
+				t.Fatalf("acquirable from free list %d, want %d", p.NumFreeAmong(got), n)
 			}
-			got := p.Acquire(nil, q, n)
+			p.Acquire(got)
 			if !slices.Equal(got, blocks[:n]) {
 				t.Fatalf("acquired %v, want %v", got, blocks[:n])
 			}
@@ -158,15 +159,15 @@ func TestAllocationEvictsCachedBlocksLast(t *testing.T) {
 	p.FreeReversed(b)
 	// The never-used block comes first; then the second block of the prefix.
 	c, _ := p.Allocate(nil, 2)
-	if p.Lookup(hashes) != 1 || p.Stats().Evictions != 1 {
-		t.Fatalf("after allocating 2 of 3: lookup %d evictions %d (got %v)", p.Lookup(hashes), p.Stats().Evictions, c)
+	if len(p.Lookup(nil, hashes)) != 1 || p.Stats().Evictions != 1 {
+		t.Fatalf("after allocating 2 of 3: lookup %d evictions %d (got %v)", len(p.Lookup(nil, hashes)), p.Stats().Evictions, c)
 	}
 	check(t, p)
 	if p.ResetCache() {
 		t.Fatal("ResetCache succeeded with blocks in use")
 	}
 	p.Free(c)
-	if !p.ResetCache() || p.Lookup(hashes) != 0 {
+	if !p.ResetCache() || len(p.Lookup(nil, hashes)) != 0 {
 		t.Fatal("ResetCache did not forget")
 	}
 	check(t, p)
@@ -178,7 +179,8 @@ func TestCommitKeepsFirstCopy(t *testing.T) {
 	b, _ := p.Allocate(nil, 2)
 	p.Commit(b[0], h)
 	p.Commit(b[1], h)
-	got := p.Acquire(nil, []Hash{h}, 1)
+	got := p.Lookup(nil, []Hash{h})
+	p.Acquire(got)
 	if got[0] != b[0] {
 		t.Fatalf("acquired %d, want the first copy %d", got[0], b[0])
 	}
@@ -233,9 +235,9 @@ func TestRandomOperationsKeepInvariants(t *testing.T) {
 			held = append(held, slices.Clone(h))
 		case op == 3:
 			q := []Hash{ChainHash(Hash{}, salt, []int32{int32(rng.IntN(20))})}
-			n := p.Lookup(q)
-			if n > 0 && p.NumFree() >= p.FreeAcquirable(q, n) {
-				held = append(held, p.Acquire(nil, q, n))
+			if got := p.Lookup(nil, q); len(got) > 0 {
+				p.Acquire(got)
+				held = append(held, got)
 			}
 		case len(held) > 0:
 			i := rng.IntN(len(held))

@@ -68,6 +68,7 @@ type Scheduler struct {
 	pending  int // n > 1 siblings waiting for the first sequence
 	plan     Plan
 	events   []Event
+	found    []int32 // admit's scratch: blocks of a prefix-cache hit
 	stats    Stats
 }
 

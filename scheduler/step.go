@@ -161,8 +161,9 @@ func (sc *Scheduler) admit(s *seq, budget *int) bool {
 		hits = min(reusable, s.numPrompt/bs, len(lead.blocks))
 	} else if sc.pool.Caching() {
 		s.hashes = kvcache.AppendHashes(s.hashes, s.req.salt, s.tokens, bs)
-		hits = sc.pool.Lookup(s.hashes[:reusable])
-		fromFree = sc.pool.FreeAcquirable(s.hashes, hits)
+		sc.found = sc.pool.Lookup(sc.found[:0], s.hashes[:reusable])
+		hits = len(sc.found)
+		fromFree = sc.pool.NumFreeAmong(sc.found)
 	}
 	computed := hits * bs
 	if sc.cfg.DisableChunkedPrefill && len(s.tokens)-computed > *budget {
@@ -177,7 +178,8 @@ func (sc *Scheduler) admit(s *seq, budget *int) bool {
 		s.blocks = append(s.blocks, lead.blocks[:hits]...)
 		sc.pool.Share(s.blocks)
 	} else if hits > 0 {
-		s.blocks = sc.pool.Acquire(s.blocks, s.hashes, hits)
+		sc.pool.Acquire(sc.found)
+		s.blocks = append(s.blocks, sc.found...)
 	}
 	if sc.pool.Caching() && !shareLead {
 		sc.pool.CountQuery(len(s.tokens), computed)
