@@ -203,7 +203,7 @@ func (be *Backend) check(b *backend.Batch) error {
 	if err := b.Validate(be.geo); err != nil {
 		return fmt.Errorf("cuda backend: %w", err)
 	}
-	return nil
+	return checkHistory(b.Samples, be.cfg.VocabSize)
 }
 
 // Forward implements backend.Backend: one native call runs the step and samples.
@@ -254,6 +254,9 @@ func (be *Backend) SampleLogits(logits []float32, rows []backend.SampleRow) (*ba
 		if err := r.Params.Validate(vocab); err != nil {
 			return nil, fmt.Errorf("cuda backend: sample row %d: %w", i, err)
 		}
+	}
+	if err := checkHistory(rows, vocab); err != nil {
+		return nil, err
 	}
 	be.pk.packSamples(rows, vocab)
 	p := &be.pk.p

@@ -1,6 +1,7 @@
 package cuda
 
 import (
+	"fmt"
 	"slices"
 
 	"github.com/sotasystems/sota/backend"
@@ -120,11 +121,43 @@ func (k *packer) packSamples(rows []backend.SampleRow, vocab int) {
 	}
 }
 
+// checkHistory fails, as sample.Sampler does (ErrTokenOutOfRange), when a
+// penalty of a row would read a prompt or output id outside [0, vocab):
+// the repetition penalty reads both, presence/frequency the output.
+// Batch.Validate checks only the batch's own tokens, not these histories.
+func checkHistory(rows []backend.SampleRow, vocab int) error {
+	check := func(seq int32, name string, ids []int32) error {
+		for i, id := range ids {
+			if id < 0 || int(id) >= vocab {
+				return fmt.Errorf("cuda backend: sample sequence %d: %s token %d at index %d, vocabulary of %d: %w",
+					seq, name, id, i, vocab, sample.ErrTokenOutOfRange)
+			}
+		}
+		return nil
+	}
+	for _, s := range rows {
+		sp := s.Params
+		rep := sp.RepetitionPenalty != 0 && sp.RepetitionPenalty != 1
+		pres := sp.PresencePenalty != 0 || sp.FrequencyPenalty != 0
+		if rep {
+			if err := check(s.Seq, "prompt", s.PromptTokens); err != nil {
+				return err
+			}
+		}
+		if rep || pres {
+			if err := check(s.Seq, "output", s.OutputTokens); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // history appends the row's penalty entries: with the repetition penalty
 // every distinct id of prompt ∪ output, else the distinct output ids only;
 // each with its count among the output tokens. Ids outside [0, vocab) were
-// rejected by Batch.Validate (Params.Validate checks them only lazily, so
-// they are skipped here rather than trusted).
+// rejected by checkHistory; they are skipped here rather than trusted, so
+// that the library never indexes outside a row.
 func (k *packer) history(prompt, output []int32, rep bool, vocab int) {
 	if len(k.stamp) < vocab {
 		k.stamp = make([]uint32, vocab)

@@ -1,6 +1,7 @@
 package cuda
 
 import (
+	"errors"
 	"reflect"
 	"testing"
 
@@ -130,5 +131,41 @@ func TestResultsOutput(t *testing.T) {
 	want := []sample.Result{{Token: 4}, {Token: 5, Logprob: -2, Top: []sample.TokenLogprob{{Token: 0, Logprob: 0}, {Token: 1, Logprob: -1}}}}
 	if !reflect.DeepEqual(out.Samples, want) {
 		t.Errorf("output %+v, want %+v", out.Samples, want)
+	}
+}
+
+// TestCheckHistory: ids a penalty reads are checked as sample.Sampler checks
+// them (ErrTokenOutOfRange); ids no penalty reads are not.
+func TestCheckHistory(t *testing.T) {
+	const vocab = 10
+	rep := sample.Params{Temperature: 1, RepetitionPenalty: 1.2}
+	pres := sample.Params{Temperature: 1, PresencePenalty: 0.5}
+	tests := []struct {
+		name string
+		row  backend.SampleRow
+		bad  bool
+	}{
+		{"in range", backend.SampleRow{Params: rep, PromptTokens: []int32{0, 9}, OutputTokens: []int32{3}}, false},
+		{"repetition: prompt out of range", backend.SampleRow{Params: rep, PromptTokens: []int32{10}}, true},
+		{"repetition: negative output", backend.SampleRow{Params: rep, OutputTokens: []int32{-1}}, true},
+		{"presence: output out of range", backend.SampleRow{Params: pres, OutputTokens: []int32{1, 12}}, true},
+		{"presence: prompt not read", backend.SampleRow{Params: pres, PromptTokens: []int32{99}}, false},
+		{"no penalty: nothing read", backend.SampleRow{Params: sample.Params{Temperature: 1}, PromptTokens: []int32{99}, OutputTokens: []int32{-5}}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := checkHistory([]backend.SampleRow{tc.row}, vocab)
+			if tc.bad != (err != nil) {
+				t.Fatalf("checkHistory = %v, want error %v", err, tc.bad)
+			}
+			if tc.bad && !errors.Is(err, sample.ErrTokenOutOfRange) {
+				t.Fatalf("checkHistory = %v, want ErrTokenOutOfRange", err)
+			}
+			// The CPU sampler agrees on which rows fail.
+			_, serr := sample.NewSampler().Sample(make([]float32, vocab), tc.row.Params, tc.row.PromptTokens, tc.row.OutputTokens)
+			if tc.bad != errors.Is(serr, sample.ErrTokenOutOfRange) {
+				t.Fatalf("sample.Sampler: %v, but checkHistory: %v", serr, err)
+			}
+		})
 	}
 }

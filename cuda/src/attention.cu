@@ -14,7 +14,9 @@
 // Tensor-core variants (wgmma on Hopper, tcgen05 on Blackwell) for long
 // prefills belong behind __CUDA_ARCH__ next to it.
 #include <climits>
+#include <string>
 
+#include "index.h"
 #include "kernels.h"
 #include "reduce.cuh"
 
@@ -53,7 +55,9 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(AttnParams p, int G
   const int lo = p.window > 0 ? max(0, pos0 - p.window + 1) : 0;
   const int hi = pos0 + it.ntok;  // keys [lo, hi) are visible to some row
   const int kbeg = lo + split * p.chunk;
-  const int kend = min(hi, kbeg + p.chunk);
+  // chunk is 2^30 without split-K: form the end in 64 bits.
+  const long long kend_ll = (long long)kbeg + p.chunk;
+  const int kend = kend_ll < hi ? (int)kend_ll : hi;
   const int32_t *bt = p.block_tables + p.seq_bt_start[it.seq];
 
   for (int idx = tid; idx < rows * D; idx += kThreads) {
@@ -76,7 +80,7 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(AttnParams p, int G
       if (j < nk) {
         const int key = kt + j;
         const int blk = bt[key / p.block_size];
-        const int64_t off = (((int64_t)blk * p.KVH + kvh) * p.block_size + key % p.block_size) * D + d;
+        const int64_t off = kv_offset(blk, kvh, key % p.block_size, p.KVH, p.block_size, D) + d;
         kv = __bfloat162float(p.k_cache[off]);
         vv = __bfloat162float(p.v_cache[off]);
       }
@@ -187,10 +191,23 @@ void launch_d(const AttnParams &p, cudaStream_t stream) {
   SOTA_CHECK_LAUNCH("attention");
 }
 
+// The limit is an attribute of the kernel on the current device, shared by
+// every model there: setting it to exactly this model's need would lower it
+// below what another live model (same D, other group size) launches with.
+// So it is raised to the device's opt-in maximum once the need fits.
 template <int D>
 void prepare_d(int G) {
-  SOTA_CUDA(cudaFuncSetAttribute(attention_kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                 (int)smem_bytes(D, max_rows(G))));
+  int dev = 0, optin = 0;
+  SOTA_CUDA(cudaGetDevice(&dev));
+  SOTA_CUDA(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
+  const size_t need = smem_bytes(D, max_rows(G));
+  if (need > (size_t)optin) {
+    fail(SOTA_ERR_UNSUPPORTED, "attention with head_dim " + std::to_string(D) + " and " +
+                                   std::to_string(G) + " query heads per KV head needs " +
+                                   std::to_string(need) + " bytes of shared memory; the device has " +
+                                   std::to_string(optin));
+  }
+  SOTA_CUDA(cudaFuncSetAttribute(attention_kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, optin));
 }
 
 }  // namespace

@@ -51,6 +51,17 @@ void StepBuffer::release() {
 
 
 Model::Model(const sota_model_config &cfg, int device) : cfg_(cfg), device_(device) {
+  // A constructor that throws runs no destructor: free what was allocated.
+  try {
+    init(cfg);
+  } catch (...) {
+    release();
+    throw;
+  }
+}
+
+void Model::init(const sota_model_config &cfg) {
+  const int device = device_;
   const auto &c = cfg;
   if (c.vocab_size <= 0 || c.hidden_size <= 0 || c.intermediate_size <= 0 || c.num_layers <= 0 ||
       c.num_heads <= 0 || c.num_kv_heads <= 0 || c.head_dim <= 0 || c.max_position_embeddings <= 0) {
@@ -168,13 +179,22 @@ Model::Model(const sota_model_config &cfg, int device) : cfg_(cfg), device_(devi
   }
 }
 
-Model::~Model() {
+Model::~Model() { release(); }
+
+void Model::release() {
+  // The calling thread's current device may be another one (Go runs
+  // successive calls on whichever OS thread it likes).
+  cudaSetDevice(device_);
   if (stream_) cudaStreamSynchronize(stream_);
   gemm_.reset();
   step_.release();
   if (out_host_) cudaFreeHost(out_host_);
+  out_host_ = nullptr;
   for (void *p : allocs_) cudaFree(p);
+  allocs_.clear();
   if (stream_) cudaStreamDestroy(stream_);
+  stream_ = nullptr;
+  cudaGetLastError();  // leave no error behind for the next call on this thread
 }
 
 void *Model::alloc(size_t bytes) {
@@ -201,6 +221,7 @@ Slot &Model::slot(const std::string &name) {
 void Model::upload(const std::string &name, sota_dtype dtype, const int64_t *shape, int ndim,
                    int64_t offset, int64_t count, const void *data) {
   if (ready_) fail(SOTA_ERR_STATE, "weights are fixed once the cache is initialised");
+  SOTA_CUDA(cudaSetDevice(device_));
   Slot &s = slot(name);
   const size_t es = dtype_size(dtype);
   if (es == 0) bad("tensor " + name + ": unknown dtype " + std::to_string((int)dtype));
@@ -229,6 +250,7 @@ void Model::upload(const std::string &name, sota_dtype dtype, const int64_t *sha
 
 void Model::random_weight(const std::string &name, uint64_t seed) {
   if (ready_) fail(SOTA_ERR_STATE, "weights are fixed once the cache is initialised");
+  SOTA_CUDA(cudaSetDevice(device_));
   Slot &s = slot(name);
   launch_random_fill(s.dst, s.bf16, s.elems, tensor_key(seed, name), s.norm, stream_);
   SOTA_CUDA(cudaStreamSynchronize(stream_));

@@ -68,6 +68,8 @@ class Model {
  private:
   struct Packed;  // the step's inputs on the device (model_step.cpp)
 
+  void init(const sota_model_config &cfg);  // the constructor's body
+  void release();                           // frees everything (destructor, failed constructor)
   void *alloc(size_t bytes);  // device memory freed with the model
   Slot &slot(const std::string &name);
   void check_weights() const;

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "index.h"
 #include "model.h"
 
 namespace sota {
@@ -136,6 +137,11 @@ Model::Packed Model::pack(const sota_batch &b, PackMode mode) {
     o_pcnt = h.put(b.penalty_counts, np);
   }
 
+  // The step buffers are reused: a previous call that failed after enqueuing
+  // work (a launch error, a cuBLASLt failure) may still have its copy from
+  // step_.host or kernels reading step_.dev in flight. Idle in the normal
+  // case, so this costs nothing there.
+  SOTA_CUDA(cudaStreamSynchronize(stream_));
   step_.reserve(h.bytes.size());
   std::memcpy(step_.host, h.bytes.data(), h.bytes.size());
   SOTA_CUDA(cudaMemcpyAsync(step_.dev, step_.host, h.bytes.size(), cudaMemcpyHostToDevice, stream_));
@@ -172,15 +178,8 @@ void Model::attention_split(const Packed &p, int window, int *splits, int *chunk
     const int lo = window > 0 ? std::max(0, pos0 - window + 1) : 0;
     max_range = std::max(max_range, pos0 + p.host_items[i].ntok - lo);
   }
-  const int blocks = p.num_items * cfg_.num_kv_heads;
-  int s = 1;
-  if (blocks < 2 * sms_ && max_range > 256) {
-    s = (int)std::min<int64_t>({ceil_div(2 * sms_, blocks), ceil_div(max_range, 128), 64});
-    s = (int)std::min<int64_t>(s, part_rows_ / ((int64_t)p.T * cfg_.num_heads));
-    s = std::max(s, 1);
-  }
-  *splits = s;
-  *chunk = s == 1 ? (1 << 30) : (int)(ceil_div(ceil_div(max_range, s), 32) * 32);
+  split_plan((int64_t)p.num_items * cfg_.num_kv_heads, sms_, max_range, part_rows_,
+             (int64_t)p.T * cfg_.num_heads, splits, chunk);
 }
 
 void Model::run_layers(const Packed &p) {

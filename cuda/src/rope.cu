@@ -1,5 +1,6 @@
 // RoPE (rotate-half) fused with the q/k/v bias and the write of K and V into
 // the paged cache through the block tables.
+#include "index.h"
 #include "kernels.h"
 
 namespace sota {
@@ -37,7 +38,7 @@ __global__ void rope_kv_kernel(const float *qkv, const float *bias, const float 
   const int blk = kv.block_tables[kv.seq_bt_start[seq] + pos / kv.block_size];
   const int slot = pos % kv.block_size;
   // Start of (blk, head 0, slot) in the cache; a head adds block_size*D.
-  const int64_t base = ((int64_t)blk * KVH * kv.block_size + slot) * D;
+  const int64_t base = kv_offset(blk, 0, slot, KVH, kv.block_size, D);
   const int64_t head_stride = (int64_t)kv.block_size * D;
 
   const int pairs = (H + KVH) * half;

@@ -24,6 +24,7 @@
 // between runs too (a later change can use fixed-point masses).
 #include <cfloat>
 
+#include "index.h"
 #include "kernels.h"
 #include "reduce.cuh"
 
@@ -34,25 +35,6 @@ namespace {
 constexpr int kThreads = 512;
 constexpr int kWarps = kThreads / 32;
 constexpr int kBins = 256;
-
-__device__ inline float read_logit(float v) {
-  if (v <= FLT_MAX) return v;  // finite or -Inf
-  if (v != v) return -INFINITY;
-  return FLT_MAX;
-}
-
-__device__ inline uint32_t order_key(float x) {
-  if (x == 0.f) x = 0.f;  // -0 ranks with +0 (ties go by id)
-  const uint32_t b = __float_as_uint(x);
-  return (b & 0x80000000u) ? ~b : (b | 0x80000000u);
-}
-
-// Larger key = earlier in the ranking; all keys of a row are distinct.
-__device__ inline uint64_t rank_key(float x, int i) {
-  return ((uint64_t)order_key(x) << 32) | (uint64_t)(0xFFFFFFFFu - (uint32_t)i);
-}
-
-__device__ inline int key_token(uint64_t key) { return (int)(0xFFFFFFFFu - (uint32_t)key); }
 
 __device__ inline float weight_of(float x, float m, float temp) {
   const float z = __fdiv_rn(__fsub_rn(x, m), temp);
@@ -189,13 +171,15 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(SampleArgs a) {
     for (int i = tid; i < V; i += kThreads) mx = fmaxf(mx, read_logit(raw[i]));
     m_raw = block_max(mx, sh.fscratch);
     if (m_raw == -INFINITY) {
-      if (tid == 0) a.status[row] = SOTA_ERR_NO_CANDIDATES;
+      if (tid == 0) a.status[row] = SOTA_ERR_NO_CANDIDATES, a.tokens[row] = -1;
       return;
     }
+    // As logNormalizer: the difference and its exp in FP64 (a float
+    // difference rounds, and -FLT_MAX - FLT_MAX would overflow to -Inf).
     double s = 0;
     for (int i = tid; i < V; i += kThreads) {
-      const float d = read_logit(raw[i]) - m_raw;
-      if (d >= -708.f) s += (double)expf(d);
+      const double d = (double)read_logit(raw[i]) - (double)m_raw;
+      if (d >= -708.0) s += exp(d);
     }
     log_z = log(block_sum(s, sh.dscratch));
     const int ntop = min(P.top_logprobs, min(V, SOTA_MAX_TOP_LOGPROBS));
