@@ -24,5 +24,19 @@ exports=$(nm -D --defined-only "$LIB" | awk '$2 == "T" {print $3}' | grep -c '^s
 want=$(grep -c '^SOTA_API' cuda/include/sota.h)
 echo "cuda-check: $exports of $want C ABI functions exported"
 [[ "$exports" -eq "$want" ]] || status=1
+# Host-side tests (index math, RNG, rank keys, split-K plans) need no GPU.
+HOST_TESTS=${BUILD_DIR:-build}/cuda/sota_host_tests
+if [[ -x "$HOST_TESTS" ]]; then
+  if out=$("$HOST_TESTS" 2>&1); then
+    echo "cuda-check: host tests: $(tail -n 1 <<<"$out")"
+  else
+    echo "$out" >&2
+    echo "cuda-check: host tests FAILED" >&2
+    status=1
+  fi
+else
+  echo "cuda-check: $HOST_TESTS was not built" >&2
+  status=1
+fi
 if [[ $status -ne 0 ]]; then echo "cuda-check: FAILED" >&2; fi
 exit $status
