@@ -80,7 +80,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	if cp.parser == ToolParserMistral {
 		skip = false // [TOOL_CALLS] is a special token
 	}
-	run := &chatRun{s: s, m: m, id: newID("chatcmpl-"), created: s.cfg.Now().Unix(), n: st.N(), cp: cp,
+	run := &chatRun{s: s, m: m, name: servedName(m, req.Model), id: newID("chatcmpl-"), created: s.cfg.Now().Unix(), n: st.N(), cp: cp,
 		opts: runOptions{prompt: cp.ids, stops: stops, skipSpecial: skip, logprobs: er.Params.Logprobs}}
 	if req.Stream {
 		run.stream(ctx, w, st, req.StreamOptions != nil && req.StreamOptions.IncludeUsage)
@@ -226,6 +226,7 @@ func parseToolChoice(raw json.RawMessage, names []string) (toolChoice, *Error) {
 type chatRun struct {
 	s       *Server
 	m       *Model
+	name    string // the model name the client used
 	id      string
 	created int64
 	n       int
@@ -281,7 +282,7 @@ func (c *chatRun) respond(ctx context.Context, w http.ResponseWriter, st *engine
 		choices[i].Message = msg
 	}
 	writeJSON(w, http.StatusOK, chatCompletion{ID: c.id, Object: "chat.completion", Created: c.created,
-		Model: c.m.Name, Choices: choices, Usage: &u})
+		Model: c.name, Choices: choices, Usage: &u})
 }
 
 func (c *chatRun) stream(ctx context.Context, w http.ResponseWriter, st *engine.Stream, includeUsage bool) {
@@ -291,7 +292,7 @@ func (c *chatRun) stream(ctx context.Context, w http.ResponseWriter, st *engine.
 		chunkUsage = nullUsage
 	}
 	chunk := func(ch chatChunkChoice) error {
-		return sse.send(chatChunk{ID: c.id, Object: "chat.completion.chunk", Created: c.created, Model: c.m.Name,
+		return sse.send(chatChunk{ID: c.id, Object: "chat.completion.chunk", Created: c.created, Model: c.name,
 			Choices: []chatChunkChoice{ch}, Usage: chunkUsage})
 	}
 	filters := make([]*toolFilter, c.n)
@@ -357,7 +358,7 @@ func (c *chatRun) stream(ctx context.Context, w http.ResponseWriter, st *engine.
 	}
 	var final any
 	if includeUsage {
-		final = chatChunk{ID: c.id, Object: "chat.completion.chunk", Created: c.created, Model: c.m.Name,
+		final = chatChunk{ID: c.id, Object: "chat.completion.chunk", Created: c.created, Model: c.name,
 			Choices: []chatChunkChoice{}, Usage: &u}
 	}
 	sse.end(final)

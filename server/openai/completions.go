@@ -59,7 +59,7 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
 		writeError(w, classify(err, "prompt"))
 		return
 	}
-	c := &completionRun{s: s, m: m, id: newID("cmpl-"), created: s.cfg.Now().Unix(), n: max(er.N, 1),
+	c := &completionRun{s: s, m: m, name: servedName(m, req.Model), id: newID("cmpl-"), created: s.cfg.Now().Unix(), n: max(er.N, 1),
 		echo: req.Echo, texts: texts, logprobs: er.Params.Logprobs}
 	opts := make([]runOptions, len(prompts))
 	for i, p := range prompts {
@@ -70,6 +70,15 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.respond(ctx, w, streams, opts)
+}
+
+// servedName is the name responses carry: the one the client asked for
+// (an alias stays an alias), else the model's.
+func servedName(m *Model, requested string) string {
+	if requested != "" {
+		return requested
+	}
+	return m.Name
 }
 
 func skipSpecial(c *common) bool { return c.SkipSpecialTokens == nil || *c.SkipSpecialTokens }
@@ -168,6 +177,7 @@ func (m *Model) generateAll(ctx context.Context, er engine.Request, prompts [][]
 type completionRun struct {
 	s        *Server
 	m        *Model
+	name     string // the model name the client used
 	id       string
 	created  int64
 	n        int
@@ -209,7 +219,7 @@ func (c *completionRun) respond(ctx context.Context, w http.ResponseWriter, stre
 		choices[i].Text = text[i].String()
 	}
 	writeJSON(w, http.StatusOK, completion{ID: c.id, Object: "text_completion", Created: c.created,
-		Model: c.m.Name, Choices: choices, Usage: &u})
+		Model: c.name, Choices: choices, Usage: &u})
 }
 
 func (c *completionRun) stream(ctx context.Context, w http.ResponseWriter, streams []*engine.Stream, opts []runOptions, includeUsage bool) {
@@ -220,7 +230,7 @@ func (c *completionRun) stream(ctx context.Context, w http.ResponseWriter, strea
 		chunkUsage = nullUsage
 	}
 	chunk := func(i int, text string, lp *completionLogprobs, finish *string) error {
-		return sse.send(completion{ID: c.id, Object: "text_completion", Created: c.created, Model: c.m.Name,
+		return sse.send(completion{ID: c.id, Object: "text_completion", Created: c.created, Model: c.name,
 			Choices: []completionChoice{{Index: i, Text: text, Logprobs: lp, FinishReason: finish}}, Usage: chunkUsage})
 	}
 	if c.echo {
@@ -251,7 +261,7 @@ func (c *completionRun) stream(ctx context.Context, w http.ResponseWriter, strea
 	}
 	var final any
 	if includeUsage {
-		final = completion{ID: c.id, Object: "text_completion", Created: c.created, Model: c.m.Name,
+		final = completion{ID: c.id, Object: "text_completion", Created: c.created, Model: c.name,
 			Choices: []completionChoice{}, Usage: &u}
 	}
 	sse.end(final)

@@ -88,7 +88,8 @@ func TestRoutingBetweenModels(t *testing.T) {
 			t.Fatal(err)
 		}
 		var out chatCompletion
-		if err := decodeJSON(resp, &out); err != nil || out.Choices[0].Message.Content == nil || *out.Choices[0].Message.Content != want {
+		if err := decodeJSON(resp, &out); err != nil || out.Choices[0].Message.Content == nil ||
+			*out.Choices[0].Message.Content != want || out.Model != model {
 			t.Fatalf("model %s: %+v %v", model, out, err)
 		}
 	}
