@@ -27,11 +27,7 @@ type chatPrompt struct {
 // chat answers POST /v1/chat/completions.
 func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	var req chatRequest
-	if e := readBody(r, &req); e != nil {
-		writeError(w, e)
-		return
-	}
-	m, e := s.model(req.Model)
+	m, e := s.requestModel(r, &req, &req.common)
 	if e != nil {
 		writeError(w, e)
 		return

@@ -14,11 +14,7 @@ import (
 // completions answers POST /v1/completions.
 func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
 	var req completionRequest
-	if e := readBody(r, &req); e != nil {
-		writeError(w, e)
-		return
-	}
-	m, e := s.model(req.Model)
+	m, e := s.requestModel(r, &req, &req.common)
 	if e != nil {
 		writeError(w, e)
 		return

@@ -189,6 +189,15 @@ func (s *Server) model(name string) (*Model, *Error) {
 	return m, nil
 }
 
+// requestModel decodes the body into req (whose shared fields are c) and
+// finds the model it names.
+func (s *Server) requestModel(r *http.Request, req any, c *common) (*Model, *Error) {
+	if e := readBody(r, req); e != nil {
+		return nil, e
+	}
+	return s.model(c.Model)
+}
+
 // readBody reads and decodes a request body into v.
 func readBody(r *http.Request, v any) *Error {
 	body, err := io.ReadAll(r.Body)
