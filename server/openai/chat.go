@@ -95,8 +95,8 @@ func (s *Server) renderChat(m *Model, req *chatRequest) (chatPrompt, *Error) {
 	if e := checkResponseFormat(req.ResponseFormat); e != nil {
 		return cp, e
 	}
-	if req.ContinueFinalMessage {
-		return cp, invalid("continue_final_message", "continue_final_message is not supported")
+	if req.ContinueFinalMessage && req.AddGenerationPrompt != nil && *req.AddGenerationPrompt {
+		return cp, invalid("continue_final_message", "continue_final_message and add_generation_prompt exclude each other")
 	}
 	msgs, e := normalizeMessages(req.Messages)
 	if e != nil {
@@ -118,7 +118,7 @@ func (s *Server) renderChat(m *Model, req *chatRequest) (chatPrompt, *Error) {
 		}
 		cp.parser = m.ToolParser
 	}
-	opts := tokenizer.RenderOptions{AddGenerationPrompt: req.AddGenerationPrompt == nil || *req.AddGenerationPrompt,
+	opts := tokenizer.RenderOptions{AddGenerationPrompt: !req.ContinueFinalMessage && (req.AddGenerationPrompt == nil || *req.AddGenerationPrompt),
 		Kwargs: req.ChatTemplateKwargs, Now: s.cfg.Now}
 	if !isNull(req.Documents) {
 		opts.Documents = req.Documents
@@ -126,6 +126,11 @@ func (s *Server) renderChat(m *Model, req *chatRequest) (chatPrompt, *Error) {
 	text, err := m.Template.RenderJSON(msgs, tools, opts)
 	if err != nil {
 		return cp, classify(err, "messages")
+	}
+	if req.ContinueFinalMessage {
+		if text, e = continueFinal(text, msgs); e != nil {
+			return cp, e
+		}
 	}
 	switch choice.mode {
 	case "required":
@@ -138,6 +143,27 @@ func (s *Server) renderChat(m *Model, req *chatRequest) (chatPrompt, *Error) {
 		return cp, invalid("messages", "the rendered prompt has no tokens")
 	}
 	return cp, nil
+}
+
+// continueFinal cuts the rendering right after the final message's
+// content, so the model continues that message instead of starting a new
+// one (as transformers' continue_final_message: templates that trim
+// messages are matched on the trimmed content).
+func continueFinal(text string, msgs json.RawMessage) (string, *Error) {
+	var list []struct {
+		Content *string `json:"content"`
+	}
+	if err := json.Unmarshal(msgs, &list); err != nil || len(list) == 0 || list[len(list)-1].Content == nil ||
+		*list[len(list)-1].Content == "" {
+		return "", invalid("continue_final_message", "continue_final_message needs a final message with text content")
+	}
+	final := *list[len(list)-1].Content
+	for _, f := range []string{final, strings.TrimSpace(final)} {
+		if i := strings.LastIndex(text, f); i >= 0 && f != "" {
+			return text[:i+len(f)], nil
+		}
+	}
+	return "", invalid("continue_final_message", "the chat template does not render the final message's content")
 }
 
 func checkResponseFormat(raw json.RawMessage) *Error {

@@ -9,6 +9,8 @@ import (
 	sdk "github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 	"github.com/openai/openai-go/v3/shared"
+
+	"github.com/sotasystems/sota/tokenizer"
 )
 
 func userChat(content string) sdk.ChatCompletionNewParams {
@@ -254,5 +256,43 @@ func TestChatErrorsThroughTheSDK(t *testing.T) {
 	_, err = ts.client.Chat.Completions.New(t.Context(), p)
 	if !errors.As(err, &apiErr) || apiErr.StatusCode != 400 || apiErr.Param != "response_format" {
 		t.Fatalf("response_format: %v", err)
+	}
+}
+
+func TestContinueFinalMessage(t *testing.T) {
+	ts := newTestServer(t, ToolParserNone)
+	tmpl, err := tokenizer.NewTemplate(map[string]string{"default": "{% for m in messages %}<{{ m['role'] }}>{{ m['content'] | trim }}</{{ m['role'] }}>{% endfor %}{% if add_generation_prompt %}<assistant>{% endif %}"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.model.Template = tmpl
+	tests := []struct {
+		body, want string
+		status     int
+	}{
+		{`"continue_final_message": true, "messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Once upon "}]`,
+			"<user>Hi</user><assistant>Once upon", 0},
+		{`"messages": [{"role": "user", "content": "Hi"}]`, "<user>Hi</user><assistant>", 0},
+		{`"continue_final_message": true, "add_generation_prompt": true, "messages": [{"role": "user", "content": "Hi"}]`, "", 400},
+		{`"continue_final_message": true, "messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": null}]`, "", 400},
+	}
+	for _, tc := range tests {
+		var req chatRequest
+		if err := json.Unmarshal([]byte("{"+tc.body+"}"), &req); err != nil {
+			t.Fatal(err)
+		}
+		cp, e := ts.srv.renderChat(ts.model, &req)
+		if tc.status != 0 {
+			if e == nil || e.Status != tc.status || *e.Param != "continue_final_message" {
+				t.Fatalf("%s: error %v", tc.body, e)
+			}
+			continue
+		}
+		if e != nil {
+			t.Fatalf("%s: %v", tc.body, e)
+		}
+		if got := ts.tok.Decode(cp.ids, false); got != ts.tok.Decode(ts.tok.Encode(tc.want, false), false) {
+			t.Fatalf("%s: prompt %q, want %q", tc.body, got, tc.want)
+		}
 	}
 }
