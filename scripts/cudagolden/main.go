@@ -1,8 +1,3 @@
-// Command cudagolden writes the values of sample.Uniform and model.Random
-// that cuda/tests/host_tests.cpp checks the CUDA library's copies of those
-// streams against:
-//
-//	go run ./scripts/cudagolden cuda/tests
 package main
 
 import (
