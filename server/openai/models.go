@@ -76,11 +76,12 @@ func (m *Model) tokenText(id int32) (string, []int) {
 			m.hasAnchor = m.anchorText != ""
 		}
 	})
-	s := m.Tokenizer.Decode([]int32{id}, false)
+	s, ok := "", false
 	if m.hasAnchor {
-		if t, ok := strings.CutPrefix(m.Tokenizer.Decode([]int32{m.anchor, id}, false), m.anchorText); ok {
-			s = t
-		}
+		s, ok = strings.CutPrefix(m.Tokenizer.Decode([]int32{m.anchor, id}, false), m.anchorText)
+	}
+	if !ok {
+		s = m.Tokenizer.Decode([]int32{id}, false)
 	}
 	b := make([]int, len(s))
 	for i := 0; i < len(s); i++ {
