@@ -99,13 +99,13 @@ func NewController(clock Clock) *Controller {
 // Ticket is a held stream slot. Release it exactly when the stream ends;
 // Release is idempotent and safe from any goroutine.
 type Ticket struct {
-	c        *Controller
-	t        *tenant
-	once     sync.Once
-	start    time.Time // when the slot was taken
-	Waited   time.Duration
-	Limits   Limits
-	InUse    int // the tenant's slots in use right after this one was taken
+	c      *Controller
+	t      *tenant
+	once   sync.Once
+	start  time.Time // when the slot was taken
+	Waited time.Duration
+	Limits Limits
+	InUse  int // the tenant's slots in use right after this one was taken
 }
 
 // Release frees the slot and hands it to the next waiter, if any.

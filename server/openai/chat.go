@@ -32,6 +32,12 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
+	g, e := s.admit(w, r, m, req.Model, &req.common)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	defer g.release()
 	cp, e := s.renderChat(m, &req)
 	if e != nil {
 		writeError(w, e)
@@ -66,6 +72,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	er.Prompt = cp.ids
+	g.apply(&er)
 	ctx := r.Context()
 	st, err := m.Engine.Generate(ctx, er)
 	if err != nil {

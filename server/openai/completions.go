@@ -19,6 +19,12 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
+	g, e := s.admit(w, r, m, req.Model, &req.common)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	defer g.release()
 	texts, prompts, e := m.prompts(req.Prompt, skipSpecial(&req.common))
 	if e != nil {
 		writeError(w, e)
@@ -49,6 +55,7 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
+	g.apply(&er)
 	ctx := r.Context()
 	streams, err := m.generateAll(ctx, er, prompts)
 	if err != nil {

@@ -1,6 +1,7 @@
 package openai
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sotasystems/sota/admission"
 	"github.com/sotasystems/sota/engine"
 	"github.com/sotasystems/sota/sample"
 	"github.com/sotasystems/sota/tokenizer"
@@ -20,8 +22,8 @@ type Error struct {
 	Message    string  `json:"message"`
 	Type       string  `json:"type"`
 	Param      *string `json:"param"`
-	Code       *string `json:"code"`
-	RetryAfter int     `json:"retry_after,omitempty"` // seconds, with 429
+	Code       any     `json:"code"`                  // a string, null, or (429) the status
+	RetryAfter int     `json:"retry_after,omitempty"` // seconds, with 429 and 408
 }
 
 func (e *Error) Error() string { return e.Message }
@@ -46,7 +48,7 @@ func apiError(status int, typ, param, code, msg string) *Error {
 		e.Param = &param
 	}
 	if code != "" {
-		e.Code = &code
+		e.Code = code
 	}
 	return e
 }
@@ -59,9 +61,21 @@ func classify(err error, promptParam string) *Error {
 	var syntax *json.SyntaxError
 	var typeErr *json.UnmarshalTypeError
 	var tmpl *tokenizer.TemplateError
+	var rej *admission.Rejection
 	switch {
 	case errors.As(err, &ae):
 		return ae
+	case errors.Is(err, admission.ErrUnauthorized):
+		return apiError(http.StatusUnauthorized, "invalid_request_error", "", "invalid_api_key", err.Error())
+	case errors.As(err, &rej) && errors.Is(err, admission.ErrQueueFull):
+		// The product's documented body: code is the status, retry_after in seconds.
+		e := apiError(http.StatusTooManyRequests, "stream_capacity_exceeded", "", "", err.Error())
+		e.Code, e.RetryAfter = http.StatusTooManyRequests, admission.RetrySeconds(rej.RetryAfter)
+		return e
+	case errors.As(err, &rej) && errors.Is(err, admission.ErrQueueTimeout):
+		e := apiError(http.StatusRequestTimeout, "queue_timeout", "", "", err.Error())
+		e.Code, e.RetryAfter = http.StatusRequestTimeout, admission.RetrySeconds(rej.RetryAfter)
+		return e
 	case errors.As(err, &tooBig):
 		return apiError(http.StatusRequestEntityTooLarge, "invalid_request_error", "", "request_too_large",
 			"request body larger than "+strconv.FormatInt(tooBig.Limit, 10)+" bytes")
@@ -90,7 +104,7 @@ func classify(err error, promptParam string) *Error {
 		return apiError(http.StatusBadRequest, "invalid_request_error", "", "unsupported", err.Error())
 	case errors.Is(err, errDraining), errors.Is(err, errNotReady), errors.Is(err, engine.ErrClosed):
 		return apiError(http.StatusServiceUnavailable, "service_unavailable", "", "", err.Error())
-	case errors.Is(err, engine.ErrAborted):
+	case errors.Is(err, engine.ErrAborted), errors.Is(err, context.Canceled):
 		return apiError(499, "cancelled", "", "", err.Error()) // only logged: the client is gone
 	default:
 		// Backend failures, panics and anything unexpected.

@@ -74,8 +74,8 @@ func TestRequestErrors(t *testing.T) {
 			if e.Error.Param != nil {
 				param = *e.Error.Param
 			}
-			if e.Error.Code != nil {
-				ecode = *e.Error.Code
+			if c, ok := e.Error.Code.(string); ok {
+				ecode = c
 			}
 			if code != tc.status || param != tc.param || ecode != tc.code || e.Error.Message == "" || e.Error.Type == "" {
 				t.Fatalf("status %d param %q code %q (%s), want %d %q %q", code, param, ecode, body, tc.status, tc.param, tc.code)

@@ -96,10 +96,12 @@ func (m *Model) tokenText(id int32) (string, []int) {
 // listModels answers GET /v1/models.
 func (s *Server) listModels(w http.ResponseWriter, r *http.Request) {
 	list := modelList{Object: "list", Data: []modelCard{}}
+	tier := recordFrom(r.Context()).principal.Tier
 	for _, m := range s.models {
-		list.Data = append(list.Data, m.card(m.Name))
-		for _, a := range m.Aliases {
-			list.Data = append(list.Data, m.card(a))
+		for _, name := range append([]string{m.Name}, m.Aliases...) {
+			if tier.AllowsModel(name) || tier.AllowsModel(m.Name) {
+				list.Data = append(list.Data, m.card(name))
+			}
 		}
 	}
 	writeJSON(w, http.StatusOK, list)
@@ -109,6 +111,9 @@ func (s *Server) listModels(w http.ResponseWriter, r *http.Request) {
 func (s *Server) getModel(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	m, ok := s.byName[id]
+	if tier := recordFrom(r.Context()).principal.Tier; ok && !tier.AllowsModel(id) && !tier.AllowsModel(m.Name) {
+		ok = false // a model outside the caller's tier is not shown to it
+	}
 	if !ok {
 		writeError(w, classify(fmt.Errorf("%w: %q", errModelMissing, id), ""))
 		return

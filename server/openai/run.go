@@ -38,6 +38,7 @@ type runOptions struct {
 // completion tokens counted up to each sequence's stop.
 func (m *Model) consume(ctx context.Context, s *engine.Stream, o runOptions, emit func(delta) error) (usage, error) {
 	n := s.N()
+	rec, seen := recordFrom(ctx), false
 	texts := make([]*textStream, n)
 	done := make([]bool, n)
 	for i := range texts {
@@ -52,10 +53,15 @@ func (m *Model) consume(ctx context.Context, s *engine.Stream, o runOptions, emi
 			// The engine aborts on the context's end by itself; asking here too
 			// means the abort is queued before this handler returns.
 			s.Cancel()
+			rec.addUsage(m.usage(s, o, texts))
 			return usage{}, err
 		}
 		if done[c.Index] {
 			continue // already stopped by a stop string; tokens in flight
+		}
+		if !seen {
+			rec.sawToken()
+			seen = true
 		}
 		d := delta{Seq: c.Index}
 		var stopped bool
@@ -77,14 +83,23 @@ func (m *Model) consume(ctx context.Context, s *engine.Stream, o runOptions, emi
 		}
 		if err := emit(d); err != nil {
 			s.Cancel() // the client is gone
+			rec.addUsage(m.usage(s, o, texts))
 			return usage{}, err
 		}
 	}
+	out := m.usage(s, o, texts)
+	rec.addUsage(out)
+	return out, nil
+}
+
+// usage counts a stream's tokens so far: completion tokens up to each
+// sequence's stop (a cancelled stream is billed for what it generated).
+func (m *Model) usage(s *engine.Stream, o runOptions, texts []*textStream) usage {
 	u := s.Usage()
 	out := usage{PromptTokens: len(o.prompt), PromptTokensDetails: &promptDetails{CachedTokens: u.CachedTokens}}
 	for _, t := range texts {
 		out.CompletionTokens += t.tokens
 	}
 	out.TotalTokens = out.PromptTokens + out.CompletionTokens
-	return out, nil
+	return out
 }

@@ -1,6 +1,7 @@
 package openai
 
 import (
+	"context"
 	crand "crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -14,6 +15,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/sotasystems/sota/admission"
 )
 
 // Config sets up a Server.
@@ -25,6 +28,18 @@ type Config struct {
 	Version      string
 	// Seed draws the seed of a request that gives none (default: random).
 	Seed func() uint64
+
+	// Auth resolves API keys; nil is open mode: every request runs as
+	// OpenPrincipal (whose zero Tier is admission.OpenTier()).
+	Auth          admission.Authenticator
+	OpenPrincipal admission.Principal
+	// Admission caps each tenant's concurrent streams; nil: no caps.
+	Admission *admission.Controller
+	// Usage receives a record of every billed request; nil: none kept.
+	Usage UsageSink
+	// StreamStallTimeout aborts a response whose client accepts no bytes
+	// for this long, freeing its slot; 0: never.
+	StreamStallTimeout time.Duration
 }
 
 // Server is the OpenAI-compatible HTTP API over a set of models.
@@ -54,6 +69,15 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Seed == nil {
 		cfg.Seed = rand.Uint64
+	}
+	if cfg.OpenPrincipal.Tier.Name == "" {
+		cfg.OpenPrincipal.Tier = admission.OpenTier()
+	}
+	if cfg.OpenPrincipal.Tenant == "" {
+		cfg.OpenPrincipal.Tenant = "default"
+	}
+	if err := cfg.OpenPrincipal.Tier.Validate(); err != nil {
+		return nil, fmt.Errorf("openai server: open tier: %w", err)
 	}
 	s := &Server{cfg: cfg, models: cfg.Models, byName: map[string]*Model{}, log: cfg.Logger}
 	for _, m := range cfg.Models {
@@ -129,6 +153,16 @@ func (s *Server) api(method string, h http.HandlerFunc) http.HandlerFunc {
 		}
 		s.inFlight.Add(1)
 		defer s.inFlight.Done()
+		sw := &statusWriter{ResponseWriter: w, stall: s.cfg.StreamStallTimeout, rc: http.NewResponseController(w)}
+		w = sw
+		rec := &requestRecord{start: s.cfg.Now(), now: s.cfg.Now, sw: sw}
+		defer func() {
+			// A stall deadline must not outlive this response on a kept-alive connection.
+			if sw.stall > 0 {
+				_ = sw.rc.SetWriteDeadline(time.Time{})
+			}
+			s.recordUsage(r, rec)
+		}()
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
@@ -138,6 +172,13 @@ func (s *Server) api(method string, h http.HandlerFunc) http.HandlerFunc {
 				writeError(w, apiError(http.StatusInternalServerError, "internal_error", "", "", "internal error"))
 			}
 		}()
+		p, e := s.authenticate(r)
+		if e != nil {
+			writeError(w, e)
+			return
+		}
+		rec.principal = p
+		r = r.WithContext(context.WithValue(r.Context(), recordKey{}, rec))
 		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
 		h(w, r)
 	}
