@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
 
@@ -21,8 +22,12 @@ type engineFlags struct {
 	MaxNumBatchedTokens int    `help:"Token budget of one step (prefill chunks and decodes together)." default:"2048" env:"SOTA_MAX_NUM_BATCHED_TOKENS"`
 	MaxNumSeqs          int    `help:"Most sequences running at once." default:"256" env:"SOTA_MAX_NUM_SEQS"`
 	EnablePrefixCaching bool   `help:"Reuse the KV cache of prompt prefixes a tenant has computed before." default:"true" negatable:"" env:"SOTA_ENABLE_PREFIX_CACHING"`
-	SchedulingPolicy    string `help:"Order of waiting requests: fcfs, priority, or fair (fair share of tokens across tenants)." enum:"fcfs,priority,fair" default:"fcfs" env:"SOTA_SCHEDULING_POLICY"`
+	SchedulingPolicy    string `help:"Order of waiting requests: fcfs, priority, or fair (fair share of tokens across tenants); auto: fair when serving API keys' tenants, else fcfs." enum:"auto,fcfs,priority,fair" default:"auto" env:"SOTA_SCHEDULING_POLICY"`
 	LongPrefillTokens   int    `name:"long-prefill-token-threshold" help:"Cap on one prompt's chunk per step, so several prompts prefill together (0: the step budget)." default:"0" env:"SOTA_LONG_PREFILL_TOKEN_THRESHOLD"`
+
+	// autoPolicy is what --scheduling-policy auto means for the command
+	// ("" = fcfs); serve sets fair in multi-tenant mode.
+	autoPolicy string
 }
 
 // cpuOptions turns the flags into CPU backend options.
@@ -53,7 +58,11 @@ func (f *engineFlags) cpuOptions(threads, maxModelLen int) (cpu.Options, error) 
 
 // newEngine starts the engine on be. maxModelLen 0 means the backend's.
 func (f *engineFlags) newEngine(be backend.Backend, eos []int32, maxModelLen int, logger *slog.Logger) (*engine.Engine, error) {
-	policy, err := scheduler.ParsePolicy(f.SchedulingPolicy)
+	name := f.SchedulingPolicy
+	if name == "auto" {
+		name = cmp.Or(f.autoPolicy, "fcfs")
+	}
+	policy, err := scheduler.ParsePolicy(name)
 	if err != nil {
 		return nil, err
 	}

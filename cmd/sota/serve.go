@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -39,11 +40,15 @@ type serveCmd struct {
 	Port         int           `help:"Port to listen on (0 = any free port)." default:"8080" env:"SOTA_PORT"`
 	DrainTimeout time.Duration `help:"On SIGTERM, how long running requests may take to finish before the server exits." default:"30s" env:"SOTA_DRAIN_TIMEOUT"`
 
+	TLSCert string `name:"tls-cert" help:"Serve HTTPS (TLS 1.3 at least, HTTP/2 on) with this certificate (PEM); needs --tls-key." env:"SOTA_TLS_CERT" type:"path" placeholder:"FILE"`
+	TLSKey  string `name:"tls-key" help:"The private key (PEM) of --tls-cert." env:"SOTA_TLS_KEY" type:"path" placeholder:"FILE"`
+
 	Backend       string        `help:"model: run the models; fake: a scripted backend with no model math (and no weights: a folder with config.json and a tokenizer is enough), for load and admission tests." enum:"model,fake" default:"model" env:"SOTA_BACKEND"`
 	FakeStepDelay time.Duration `help:"With --backend fake: the time each engine step takes." default:"0s" env:"SOTA_FAKE_STEP_DELAY"`
 
-	deviceFlags `embed:""`
-	engineFlags `embed:""`
+	deviceFlags  `embed:""`
+	engineFlags  `embed:""`
+	tenancyFlags `embed:""`
 }
 
 // demoChatTemplate lets the built-in story model take chat requests: the
@@ -67,14 +72,38 @@ func (c *serveCmd) Run(rc *runContext) error {
 	if c.Backend != "fake" && c.FakeStepDelay != 0 {
 		return errors.New("--fake-step-delay needs --backend fake")
 	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return errors.New("--tls-cert and --tls-key go together")
+	}
+	ten, err := c.tenancyFlags.setup(rc.ctx, rc, c.Host)
+	if err != nil {
+		return err
+	}
+	defer ten.close()
+	if ten.mode == "keys" {
+		c.autoPolicy = "fair" // tenants share the engine by tokens served, weighted by tier
+	}
+	var tlsConfig *tls.Config
+	if c.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
+		if err != nil {
+			return fmt.Errorf("--tls-cert/--tls-key: %w", err)
+		}
+		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS13, Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}}
+	}
 	ln, err := net.Listen("tcp", net.JoinHostPort(c.Host, strconv.Itoa(c.Port)))
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
+	}
+	scheme := "http"
+	if tlsConfig != nil {
+		scheme = "https"
 	}
 	// Serve at once: /health answers 503 until the models are loaded.
 	var handler atomic.Pointer[http.Handler]
 	loading := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Retry-After", "5")
 		w.WriteHeader(http.StatusServiceUnavailable)
 		fmt.Fprintln(w, `{"error":{"message":"server is loading","type":"service_unavailable","param":null,"code":null}}`)
 	}))
@@ -84,9 +113,16 @@ func (c *serveCmd) Run(rc *runContext) error {
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(rc.logger.Handler(), slog.LevelWarn),
+		TLSConfig:         tlsConfig,
 	}
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- hs.Serve(ln) }()
+	go func() {
+		if tlsConfig != nil {
+			serveErr <- hs.ServeTLS(ln, "", "")
+			return
+		}
+		serveErr <- hs.Serve(ln)
+	}()
 
 	models, err := c.load(rc)
 	defer func() {
@@ -103,7 +139,8 @@ func (c *serveCmd) Run(rc *runContext) error {
 	for i, s := range models {
 		api[i] = s.m
 	}
-	srv, err := openai.New(openai.Config{Models: api, Logger: rc.logger, Version: version})
+	srv, err := openai.New(openai.Config{Models: api, Logger: rc.logger, Version: version,
+		Auth: ten.auth, Admission: ten.admission, Usage: ten.usage, StreamStallTimeout: c.StreamStallTimeout})
 	if err != nil {
 		hs.Close()
 		return err
@@ -114,7 +151,7 @@ func (c *serveCmd) Run(rc *runContext) error {
 	for i, m := range api {
 		names[i] = m.Name
 	}
-	rc.logger.Info("serving", "url", "http://"+ln.Addr().String(), "models", strings.Join(names, ","))
+	rc.logger.Info("serving", "url", scheme+"://"+ln.Addr().String(), "models", strings.Join(names, ","), "auth", ten.mode)
 
 	select {
 	case err := <-serveErr:

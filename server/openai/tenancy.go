@@ -195,11 +195,15 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, m *Model, request
 		return g, nil
 	}
 	lim := p.Limits()
+	asked := s.cfg.Now()
 	tk, err := s.cfg.Admission.Admit(r.Context(), admission.Request{Tenant: p.Tenant, Limits: lim, Class: class})
 	h := w.Header()
 	h.Set("X-Ratelimit-Limit-Streams", strconv.Itoa(lim.Streams))
 	if err != nil {
 		h.Set("X-Ratelimit-Remaining-Streams", "0")
+		rec.mu.Lock()
+		rec.queued = s.cfg.Now().Sub(asked) // a timed-out request waited the whole limit
+		rec.mu.Unlock()
 		return nil, classify(err, "")
 	}
 	g.ticket = tk

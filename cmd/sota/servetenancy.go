@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"net"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/sotasystems/sota/admission"
+	"github.com/sotasystems/sota/server/openai"
+	"github.com/sotasystems/sota/server/tenancy"
+	"github.com/sotasystems/sota/store"
+)
+
+// tenancyFlags are serve's API-key, tier and admission flags.
+type tenancyFlags struct {
+	dbFlags    `embed:""`
+	tiersFlags `embed:""`
+
+	APIKey               []string      `name:"api-key" help:"A static API key (repeatable): a single-tenant server with no database, as vLLM's --api-key." env:"SOTA_API_KEY" placeholder:"KEY"`
+	AllowUnauthenticated bool          `help:"Serve without API keys on an address other than loopback." env:"SOTA_ALLOW_UNAUTHENTICATED"`
+	StreamStallTimeout   time.Duration `help:"Abort a response whose client accepts no bytes for this long, freeing its stream slot (0: never)." default:"30s" env:"SOTA_STREAM_STALL_TIMEOUT"`
+	KeyCacheTTL          time.Duration `help:"How long an API key lookup is trusted: revocations and tier changes apply within it." default:"5s" env:"SOTA_KEY_CACHE_TTL"`
+}
+
+// tenancySetup is what serve hands the API server, and what to close after.
+type tenancySetup struct {
+	mode      string // "keys", "static" or "open"
+	auth      admission.Authenticator
+	admission *admission.Controller
+	usage     openai.UsageSink
+	closers   []func()
+}
+
+func (t *tenancySetup) close() {
+	for i := len(t.closers) - 1; i >= 0; i-- {
+		t.closers[i]()
+	}
+}
+
+// usageSink writes the server's usage records to the store's log.
+type usageSink struct{ log *store.UsageLog }
+
+func (u usageSink) Add(r openai.UsageRecord) {
+	u.log.Add(store.Usage{Time: r.Time, RequestID: r.RequestID, Tenant: r.Tenant, KeyID: r.KeyID, Model: r.Model,
+		Priority: r.Priority, User: r.User, Endpoint: r.Endpoint, PromptTokens: r.PromptTokens,
+		CompletionTokens: r.CompletionTokens, QueueTime: r.QueueTime, TTFT: r.TTFT, Duration: r.Duration, Status: r.Status})
+}
+
+// setup picks the mode: static keys (--api-key), keys from the database
+// (when it holds any), else open mode, which listens on loopback only
+// unless --allow-unauthenticated.
+func (f *tenancyFlags) setup(ctx context.Context, rc *runContext, host string) (*tenancySetup, error) {
+	ts := &tenancySetup{}
+	if f.StreamStallTimeout < 0 || f.KeyCacheTTL < 0 {
+		return nil, errors.New("--stream-stall-timeout and --key-cache-ttl must be >= 0")
+	}
+	if len(f.APIKey) > 0 {
+		if f.DB != "" || f.Tiers != "" {
+			return nil, errors.New("--api-key serves one tenant with static keys: it takes no --db or --tiers")
+		}
+		keys, err := admission.NewStaticKeys(splitKeys(f.APIKey), admission.Principal{Tenant: "default", Tier: admission.OpenTier()})
+		if err != nil {
+			return nil, fmt.Errorf("--api-key: %w", err)
+		}
+		ts.mode, ts.auth = "static", keys
+		rc.logger.Info("API keys: static (--api-key), one tenant", "keys", len(f.APIKey))
+		return ts, nil
+	}
+	tiers, err := f.tiersFlags.load()
+	if err != nil {
+		return nil, err
+	}
+	path, err := f.dbFlags.path()
+	if err != nil {
+		return nil, err
+	}
+	var db *store.DB
+	if _, serr := os.Stat(path); serr == nil || f.DB != "" {
+		if db, err = store.Open(path); err != nil {
+			return nil, err
+		}
+		ts.closers = append(ts.closers, func() { _ = db.Close() })
+	}
+	active := 0
+	if db != nil {
+		if active, err = db.ActiveKeyCount(ctx); err != nil {
+			ts.close()
+			return nil, err
+		}
+		ulog := store.NewUsageLog(db, rc.logger)
+		ts.closers = append(ts.closers, ulog.Close)
+		ts.usage = usageSink{ulog}
+	}
+	if active == 0 {
+		if !isLoopback(host) && !f.AllowUnauthenticated {
+			ts.close()
+			return nil, fmt.Errorf("no API keys in %s: serving %s without keys needs --allow-unauthenticated (or create keys with 'sota keys create', or give --api-key)", path, host)
+		}
+		ts.mode = "open"
+		rc.logger.Warn("open mode: no API keys, every request runs as one tenant with no stream cap; create keys with 'sota keys create' and restart to enforce tiers", "db", path)
+		return ts, nil
+	}
+	keys := tenancy.NewKeys(db, tiers, tenancy.KeysOptions{TTL: f.KeyCacheTTL, Logger: rc.logger})
+	runCtx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { keys.Run(runCtx, 10*time.Second); close(done) }()
+	ts.closers = append(ts.closers, func() { stop(); <-done })
+	ts.mode, ts.auth, ts.admission = "keys", keys, admission.NewController(nil)
+	rc.logger.Info("API keys: multi-tenant", "db", path, "keys", active,
+		"tiers", strings.Join(slices.Sorted(maps.Keys(tiers)), ","))
+	return ts, nil
+}
+
+// splitKeys allows SOTA_API_KEY to hold several comma-separated keys.
+func splitKeys(in []string) []string {
+	var out []string
+	for _, k := range in {
+		for _, p := range strings.Split(k, ",") {
+			out = append(out, strings.TrimSpace(p))
+		}
+	}
+	return out
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
+}
