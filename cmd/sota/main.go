@@ -24,6 +24,9 @@ type cli struct {
 	Serve    serveCmd    `cmd:"" help:"Serve the OpenAI-compatible HTTP API (default: the built-in demo model on 127.0.0.1:8080)."`
 	Generate generateCmd `cmd:"" help:"Generate text from a prompt (default: the built-in demo model on the CPU)."`
 	Tokenize tokenizeCmd `cmd:"" help:"Tokenize JSON-string lines from stdin (--decode: ids to text, --chat: render chat messages)."`
+	Keys     keysCmd     `cmd:"" help:"Create, list and revoke API keys."`
+	Tenants  tenantsCmd  `cmd:"" help:"Set and list tenants: their tiers and stream caps."`
+	Usage    usageCmd    `cmd:"" help:"Per-tenant usage: requests by status, tokens, queue time and time to first token."`
 	Version  versionCmd  `cmd:"" help:"Print the version."`
 }
 
