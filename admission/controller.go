@@ -99,18 +99,35 @@ func NewController(clock Clock) *Controller {
 // Ticket is a held stream slot. Release it exactly when the stream ends;
 // Release is idempotent and safe from any goroutine.
 type Ticket struct {
-	c      *Controller
-	t      *tenant
-	once   sync.Once
-	start  time.Time // when the slot was taken
-	Waited time.Duration
-	Limits Limits
-	InUse  int // the tenant's slots in use right after this one was taken
+	once    sync.Once
+	release func()
+	Waited  time.Duration // time spent in the queue
+	Limits  Limits
+	InUse   int // the tenant's slots in use right after this one was taken
+}
+
+// NewTicket makes a ticket whose Release calls release once (for
+// Admitters other than Controller).
+func NewTicket(release func(), waited time.Duration, l Limits, inUse int) *Ticket {
+	return &Ticket{release: release, Waited: waited, Limits: l, InUse: inUse}
 }
 
 // Release frees the slot and hands it to the next waiter, if any.
-func (tk *Ticket) Release() {
-	tk.once.Do(func() { tk.c.release(tk.t, tk.c.clock.Now().Sub(tk.start)) })
+func (tk *Ticket) Release() { tk.once.Do(tk.release) }
+
+// Admitter hands out stream slots: Controller in one process, a shared
+// implementation (store/redis) across replicas.
+type Admitter interface {
+	// Admit takes a slot of r.Tenant's, waiting in its queue when all are
+	// in use; it returns a *Rejection or ctx's error.
+	Admit(ctx context.Context, r Request) (*Ticket, error)
+	// Snapshot lists the live tenants' slots and queues, by name.
+	Snapshot() []TenantState
+}
+
+// ticket makes a Controller ticket taken at start.
+func (c *Controller) ticket(t *tenant, start time.Time, waited time.Duration, l Limits, inUse int) *Ticket {
+	return NewTicket(func() { c.release(t, c.clock.Now().Sub(start)) }, waited, l, inUse)
 }
 
 // Admit takes a slot of r.Tenant's, waiting in its queue when all are in
@@ -133,7 +150,7 @@ func (c *Controller) Admit(ctx context.Context, r Request) (*Ticket, error) {
 	t.limits = r.Limits
 	if t.running < r.Limits.Streams && len(t.queue) == 0 {
 		t.running++
-		tk := &Ticket{c: c, t: t, start: now, Limits: r.Limits, InUse: t.running}
+		tk := c.ticket(t, now, 0, r.Limits, t.running)
 		c.mu.Unlock()
 		return tk, nil
 	}
@@ -172,7 +189,8 @@ func (c *Controller) Admit(ctx context.Context, r Request) (*Ticket, error) {
 	}
 	inUse := t.running
 	c.mu.Unlock()
-	tk := &Ticket{c: c, t: t, start: c.clock.Now(), Waited: c.clock.Now().Sub(now), Limits: r.Limits, InUse: inUse}
+	granted := c.clock.Now()
+	tk := c.ticket(t, granted, granted.Sub(now), r.Limits, inUse)
 	if err != nil && ctx.Err() != nil {
 		// Granted as the caller left: pass the slot on.
 		tk.Release()

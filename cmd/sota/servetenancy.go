@@ -32,7 +32,7 @@ type tenancyFlags struct {
 type tenancySetup struct {
 	mode      string // "keys", "static" or "open"
 	auth      admission.Authenticator
-	admission *admission.Controller
+	admission admission.Admitter
 	usage     openai.UsageSink
 	closers   []func()
 }

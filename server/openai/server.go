@@ -34,7 +34,7 @@ type Config struct {
 	Auth          admission.Authenticator
 	OpenPrincipal admission.Principal
 	// Admission caps each tenant's concurrent streams; nil: no caps.
-	Admission *admission.Controller
+	Admission admission.Admitter
 	// Usage receives a record of every billed request; nil: none kept.
 	Usage UsageSink
 	// StreamStallTimeout aborts a response whose client accepts no bytes
