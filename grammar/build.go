@@ -52,7 +52,7 @@ type rule struct {
 
 // builder assembles rules into a Grammar.
 type builder struct {
-	nodes []node
+	nodes  []node
 	rules  []rule
 	shared map[*expr][2]int32 // exShared: entry and end node
 	err    error
