@@ -23,7 +23,8 @@
 //
 // UsageLog batches usage records off the request path: Add never blocks (a
 // full buffer drops the record and counts it), one goroutine writes batches,
-// and Close flushes what was added before it and stops that goroutine.
+// and Close flushes what was added before it and stops that goroutine. Close
+// a UsageLog before the DB it writes to.
 //
 // # Invariants
 //

@@ -87,6 +87,28 @@ func TestReopen(t *testing.T) {
 	}
 }
 
+// TestConcurrentOpen: handles opening one new file at once (a server and a
+// CLI) each apply no migration twice.
+func TestConcurrentOpen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sota.db")
+	var wg sync.WaitGroup
+	dbs := make([]*DB, 4)
+	errs := make([]error, len(dbs))
+	for i := range dbs {
+		wg.Go(func() { dbs[i], errs[i] = Open(path) })
+	}
+	wg.Wait()
+	for i, db := range dbs {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		if v, err := db.SchemaVersion(context.Background()); err != nil || v != len(migrations) {
+			t.Errorf("handle %d: schema version %d, %v", i, v, err)
+		}
+		db.Close()
+	}
+}
+
 func TestPragmas(t *testing.T) {
 	db := openTest(t)
 	var mode string
