@@ -67,6 +67,24 @@ type SampleRow struct {
 	// len(OutputTokens) selects the position in the seeded random stream.
 	PromptTokens []int32
 	OutputTokens []int32
+	// Mask, when not nil, allows only some tokens (structured outputs): bit
+	// id%64 of word id/64 set means token id may be sampled; it covers the
+	// vocabulary (sample.MaskWords(VocabSize) words). See
+	// sample.SampleMasked. Backends that cannot apply it do not implement
+	// Masker and fail a batch that carries one.
+	Mask []uint64
+}
+
+// Masker is implemented by backends that apply SampleRow.Mask; the engine
+// refuses constrained requests on a backend that does not.
+type Masker interface {
+	AppliesMasks() bool
+}
+
+// AppliesMasks reports whether be applies sampling masks.
+func AppliesMasks(be Backend) bool {
+	m, ok := be.(Masker)
+	return ok && m.AppliesMasks()
 }
 
 // Output is what one Forward returns.
@@ -156,6 +174,9 @@ func (b *Batch) Validate(g Geometry) error {
 		seen[s.Seq] = true
 		if err := s.Params.Validate(g.VocabSize); err != nil {
 			return fmt.Errorf("%w: sample %d: %w", ErrInvalidBatch, k, err)
+		}
+		if s.Mask != nil && len(s.Mask) < sample.MaskWords(g.VocabSize) {
+			return fmt.Errorf("%w: sample %d: mask of %d words for a vocabulary of %d", ErrInvalidBatch, k, len(s.Mask), g.VocabSize)
 		}
 	}
 	return nil

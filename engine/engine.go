@@ -51,6 +51,11 @@ type Request struct {
 	Priority     int     // smaller runs first (priority and fair policies)
 	Weight       float64 // the tenant's fair-share weight; 0 = 1
 	Tag          string  // the caller's request id, for logs
+	// NewConstraint, when set, constrains each sequence (structured
+	// outputs): called once per sequence on the loop; the constraint is
+	// then used only by the loop. The backend must apply masks
+	// (backend.Masker), else Generate fails with ErrInvalidRequest.
+	NewConstraint func() sample.Constraint
 }
 
 // Config sets up an engine. Zero fields take the defaults noted.
@@ -212,6 +217,10 @@ func (e *Engine) Generate(ctx context.Context, req Request) (*Stream, error) {
 		ID: scheduler.RequestID(e.nextID.Add(1)), Prompt: req.Prompt, Params: req.Params,
 		MaxTokens: req.MaxTokens, N: req.N, StopTokenIDs: req.StopTokenIDs, IgnoreEOS: req.IgnoreEOS,
 		Tenant: req.Tenant, CacheSalt: req.CacheSalt, Priority: req.Priority, Weight: req.Weight,
+		NewConstraint: req.NewConstraint,
+	}
+	if req.NewConstraint != nil && !backend.AppliesMasks(e.be) {
+		return nil, fmt.Errorf("%w: structured outputs are not supported by this backend", ErrInvalidRequest)
 	}
 	if err := e.validator.Prepare(&sr); err != nil {
 		return nil, err

@@ -19,6 +19,8 @@
 //     token of prompt ∪ output, logit > 0 → logit / penalty, otherwise logit *
 //     penalty. Then presence/frequency penalties (OpenAI) over output only:
 //     logit -= float32(frequency*count) + presence*[count > 0].
+//     3b. A structured-output mask (SampleMasked), when given, sets the
+//     logits of the tokens it does not allow to -Inf.
 //  4. Temperature == 0: the argmax (Argmax), lowest id on ties; one pass.
 //     Otherwise the draw below.
 //

@@ -54,6 +54,15 @@ func NewSampler() *Sampler { return &Sampler{} }
 // content afterwards is unspecified. It validates p against len(logits) and,
 // when a penalty reads them, the ids in prompt and output. It never panics.
 func (s *Sampler) Sample(logits []float32, p Params, prompt, output []int32) (Result, error) {
+	return s.SampleMasked(logits, p, prompt, output, nil)
+}
+
+// SampleMasked is Sample restricted to the tokens allowed by mask, a bitset
+// (bit id%64 of word id/64 set = token id allowed; ids past the mask's end
+// are not allowed). A nil mask allows every token. The mask applies after
+// bias and penalties (step 3b of the package documentation); logprobs stay
+// those of the raw row.
+func (s *Sampler) SampleMasked(logits []float32, p Params, prompt, output []int32, mask []uint64) (Result, error) {
 	vocab := len(logits)
 	if vocab == 0 {
 		return Result{}, fmt.Errorf("sample: %w", ErrEmptyLogits)
@@ -110,6 +119,9 @@ func (s *Sampler) Sample(logits []float32, p Params, prompt, output []int32) (Re
 	}
 	if pres {
 		s.presence(logits, p.PresencePenalty, p.FrequencyPenalty, output)
+	}
+	if mask != nil {
+		ApplyMask(logits, mask)
 	}
 
 	// 4. Choose.
@@ -190,4 +202,33 @@ func grow[T any](buf []T, n int) []T {
 		return buf[:cap(buf)]
 	}
 	return make([]T, n)
+}
+
+// ApplyMask sets to -Inf the logits of the tokens mask does not allow (see
+// SampleMasked). Whole words of allowed tokens are skipped, so the cost is
+// one pass over the mask plus one write per disallowed token.
+func ApplyMask(logits []float32, mask []uint64) {
+	neg := float32(math.Inf(-1))
+	n := len(logits)
+	for k := 0; k*64 < n; k++ {
+		var w uint64
+		if k < len(mask) {
+			w = mask[k]
+		}
+		if w == ^uint64(0) {
+			continue
+		}
+		row := logits[k*64 : min(n, k*64+64)]
+		if w == 0 {
+			for i := range row {
+				row[i] = neg
+			}
+			continue
+		}
+		for i := range row {
+			if w&(1<<uint(i)) == 0 {
+				row[i] = neg
+			}
+		}
+	}
 }

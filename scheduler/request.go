@@ -35,6 +35,10 @@ type Request struct {
 	CacheSalt    string  // optional extra prefix-cache namespace within the tenant
 	Priority     int     // smaller runs first under the Priority and FairShare policies
 	Weight       float64 // fair-share weight of the tenant (0 means 1)
+	// NewConstraint, when set, gives each sequence its own constraint
+	// (structured outputs): every sampled step of the sequence carries its
+	// mask and the sampled token is fed back to it.
+	NewConstraint func() sample.Constraint
 }
 
 // FinishReason says why a sequence ended.
@@ -82,6 +86,7 @@ type seq struct {
 	numCommit   int            // blocks committed to the prefix cache
 	state       state
 	params      sample.Params
+	constraint  sample.Constraint // nil: unconstrained
 }
 
 // Prepare checks r against the scheduler's limits and fills its defaults
@@ -130,6 +135,9 @@ func (sc *Scheduler) Prepare(r *Request) error {
 	if err := r.Params.Validate(sc.cfg.VocabSize); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidRequest, err)
 	}
+	if r.NewConstraint != nil && sc.cfg.VocabSize <= 0 {
+		return fmt.Errorf("%w: a constrained request needs the vocabulary size in the scheduler config", ErrInvalidRequest)
+	}
 	return nil
 }
 
@@ -146,6 +154,9 @@ func newRequest(r Request, arrival uint64, eos []int32) *request {
 	for i := range req.seqs {
 		s := &seq{req: req, index: i, numPrompt: len(r.Prompt), params: r.Params}
 		s.params.Seed += uint64(i)
+		if r.NewConstraint != nil {
+			s.constraint = r.NewConstraint()
+		}
 		s.tokens = make([]int32, len(r.Prompt), len(r.Prompt)+min(r.MaxTokens, 256))
 		copy(s.tokens, r.Prompt)
 		req.seqs[i] = s

@@ -80,6 +80,9 @@ type Stats struct {
 	GenerationTokens  int64 // tokens sampled
 	Steps             int64 // non-empty plans
 	FinishedSequences int64
+	// ConstraintViolations counts sampled tokens a sequence's constraint
+	// rejected (a backend that ignored the mask); each ended its sequence.
+	ConstraintViolations int64
 }
 
 // New returns a scheduler that hands out blocks of pool.

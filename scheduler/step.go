@@ -14,6 +14,7 @@ type Plan struct {
 	numNew  []int
 	sampled []bool
 	reqs    []RequestID
+	masks   []uint64 // backing of the constrained rows' masks
 }
 
 // Empty reports whether the plan has nothing to compute.
@@ -144,8 +145,38 @@ func (sc *Scheduler) Schedule() *Plan {
 	}
 	if !p.Empty() {
 		sc.stats.Steps++
+		p.fillMasks(sample.MaskWords(sc.cfg.VocabSize))
 	}
 	return p
+}
+
+// fillMasks asks each constrained sampled sequence for its mask.
+func (p *Plan) fillMasks(words int) {
+	n := 0
+	for _, r := range p.Batch.Samples {
+		if p.seqs[r.Seq].constraint != nil {
+			n++
+		}
+	}
+	if n == 0 {
+		return
+	}
+	if cap(p.masks) < n*words {
+		p.masks = make([]uint64, n*words)
+	}
+	p.masks = p.masks[:n*words]
+	k := 0
+	for i := range p.Batch.Samples {
+		r := &p.Batch.Samples[i]
+		c := p.seqs[r.Seq].constraint
+		if c == nil {
+			continue
+		}
+		m := p.masks[k*words : (k+1)*words : (k+1)*words]
+		c.Allowed(m)
+		r.Mask = m
+		k++
+	}
 }
 
 // admit moves waiting s to running with its first chunk, reusing computed
@@ -261,6 +292,11 @@ func (sc *Scheduler) Update(p *Plan, out *backend.Output) []Event {
 		sc.stats.GenerationTokens++
 		ev := Event{Request: s.req.ID, Index: s.index, Token: res.Token, Logprob: res.Logprob, Top: res.Top}
 		switch {
+		case s.constraint != nil && !s.constraint.Accept(res.Token):
+			// The backend sampled outside the mask: end the sequence
+			// rather than emit output that breaks the constraint.
+			sc.stats.ConstraintViolations++
+			ev.Finish = FinishAbort
 		case contains32(s.req.stop, res.Token):
 			ev.Finish, ev.StopToken = FinishStop, true
 		case len(s.tokens)-s.numPrompt >= s.req.MaxTokens || len(s.tokens) >= sc.cfg.MaxModelLen:

@@ -143,6 +143,9 @@ func geometry(cfg *model.Config, opts *Options) (backend.Geometry, error) {
 // Geometry implements backend.Backend.
 func (be *Backend) Geometry() backend.Geometry { return be.geo }
 
+// AppliesMasks implements backend.Masker: the sampler applies structured-output masks.
+func (be *Backend) AppliesMasks() bool { return true }
+
 // KernelName says which matmul micro-kernels are in use ("avx2-fma" or "go").
 func KernelName() string { return kernelName() }
 
@@ -168,7 +171,7 @@ func (be *Backend) Forward(ctx context.Context, b *backend.Batch) (*backend.Outp
 	out := &backend.Output{Samples: make([]sample.Result, len(b.Samples))}
 	vocab := be.cfg.VocabSize
 	for i, s := range b.Samples {
-		res, err := be.sampler.Sample(logits[i*vocab:(i+1)*vocab], s.Params, s.PromptTokens, s.OutputTokens)
+		res, err := be.sampler.SampleMasked(logits[i*vocab:(i+1)*vocab], s.Params, s.PromptTokens, s.OutputTokens, s.Mask)
 		if err != nil {
 			return nil, fmt.Errorf("cpu backend: sample sequence %d: %w", s.Seq, err)
 		}

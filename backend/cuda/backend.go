@@ -185,6 +185,10 @@ func (be *Backend) uploadTensor(ctx context.Context, t *model.Tensor, advance fu
 // Geometry implements backend.Backend.
 func (be *Backend) Geometry() backend.Geometry { return be.geo }
 
+// AppliesMasks implements backend.Masker: not yet (the native sampler takes no
+// mask), so the engine refuses structured-output requests on this backend.
+func (be *Backend) AppliesMasks() bool { return false }
+
 // Device describes the GPU the backend runs on.
 func (be *Backend) Device() DeviceInfo { return be.device }
 
@@ -202,6 +206,11 @@ func (be *Backend) check(b *backend.Batch) error {
 	}
 	if err := b.Validate(be.geo); err != nil {
 		return fmt.Errorf("cuda backend: %w", err)
+	}
+	for k, s := range b.Samples {
+		if s.Mask != nil { // the native sampler has no mask input yet; never sample unconstrained silently
+			return fmt.Errorf("cuda backend: sample %d: %w: structured outputs (sampling masks) not supported on cuda yet", k, ErrUnsupported)
+		}
 	}
 	return checkHistory(b.Samples, be.cfg.VocabSize)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/bits"
 	"slices"
 	"sync"
 	"time"
@@ -86,6 +87,11 @@ func New(g backend.Geometry, scripts ...Script) *Backend {
 // Geometry implements backend.Backend.
 func (f *Backend) Geometry() backend.Geometry { return f.geo }
 
+// AppliesMasks implements backend.Masker: a masked row gets its scripted
+// token when the mask allows it, else an allowed token chosen by the same
+// hash as unscripted rows.
+func (f *Backend) AppliesMasks() bool { return true }
+
 // Forward implements backend.Backend.
 func (f *Backend) Forward(ctx context.Context, b *backend.Batch) (*backend.Output, error) {
 	f.mu.Lock()
@@ -122,6 +128,13 @@ func (f *Backend) Forward(ctx context.Context, b *backend.Batch) (*backend.Outpu
 	out := &backend.Output{Samples: make([]sample.Result, len(b.Samples))}
 	for i, s := range b.Samples {
 		out.Samples[i] = f.result(s)
+		if s.Mask != nil && !allowed(s.Mask, out.Samples[i].Token) {
+			tok, ok := pickAllowed(s.Mask, f.hash(s), f.geo.VocabSize)
+			if !ok {
+				return nil, fmt.Errorf("fake backend: sample %d: %w", i, sample.ErrNoCandidates)
+			}
+			out.Samples[i].Token = tok
+		}
 	}
 	f.mu.Lock()
 	f.stats.Steps++
@@ -162,12 +175,48 @@ func (f *Backend) next(s backend.SampleRow) int32 {
 	}
 	// Unscripted: a deterministic function of the prompt and position, never 0..2
 	// (commonly special ids).
+	return int32(3 + f.hash(s)%uint32(f.geo.VocabSize-3))
+}
+
+// hash mixes the prompt and the output length (FNV-1a).
+func (f *Backend) hash(s backend.SampleRow) uint32 {
 	h := uint32(2166136261)
 	for _, t := range s.PromptTokens {
 		h = (h ^ uint32(t)) * 16777619
 	}
-	h = (h ^ uint32(n)) * 16777619
-	return int32(3 + h%uint32(f.geo.VocabSize-3))
+	h = (h ^ uint32(len(s.OutputTokens))) * 16777619
+	return h
+}
+
+func allowed(mask []uint64, tok int32) bool {
+	return int(tok>>6) < len(mask) && mask[tok>>6]&(1<<(tok&63)) != 0
+}
+
+// pickAllowed returns the (h mod count)-th allowed token.
+func pickAllowed(mask []uint64, h uint32, vocab int) (int32, bool) {
+	count := 0
+	for _, w := range mask {
+		count += bits.OnesCount64(w)
+	}
+	if count == 0 {
+		return 0, false
+	}
+	k := int(h % uint32(count))
+	for i, w := range mask {
+		c := bits.OnesCount64(w)
+		if k >= c {
+			k -= c
+			continue
+		}
+		for ; ; w &= w - 1 {
+			if k == 0 {
+				tok := int32(i*64 + bits.TrailingZeros64(w))
+				return tok, int(tok) < vocab
+			}
+			k--
+		}
+	}
+	return 0, false
 }
 
 // Stats returns the counters so far.
