@@ -3,6 +3,7 @@ package admission
 import (
 	"errors"
 	"fmt"
+	"math"
 	"path"
 	"slices"
 	"strings"
@@ -75,7 +76,7 @@ func (t *Tier) Validate() error {
 		return fmt.Errorf("tier %s: queue_wait = %v, want >= 0", t.Name, t.QueueWait)
 	case t.RetryAfter < 0:
 		return fmt.Errorf("tier %s: retry_after = %v, want >= 0", t.Name, t.RetryAfter)
-	case t.Weight < 0 || t.Weight != t.Weight:
+	case !(t.Weight > 0) || math.IsInf(t.Weight, 0):
 		return fmt.Errorf("tier %s: weight = %v, want > 0", t.Name, t.Weight)
 	case len(t.Models) == 0:
 		return fmt.Errorf("tier %s: no models (use [\"*\"] for all)", t.Name)

@@ -26,6 +26,7 @@ type tenancyFlags struct {
 	AllowUnauthenticated bool          `help:"Serve without API keys on an address other than loopback." env:"SOTA_ALLOW_UNAUTHENTICATED"`
 	StreamStallTimeout   time.Duration `help:"Abort a response whose client accepts no bytes for this long, freeing its stream slot (0: never)." default:"30s" env:"SOTA_STREAM_STALL_TIMEOUT"`
 	KeyCacheTTL          time.Duration `help:"How long an API key lookup is trusted: revocations and tier changes apply within it." default:"5s" env:"SOTA_KEY_CACHE_TTL"`
+	IdempotencyWindow    time.Duration `help:"How long a response to a request with X-Request-Id is kept for replay to retries (0: off)." default:"24h" env:"SOTA_IDEMPOTENCY_WINDOW"`
 }
 
 // tenancySetup is what serve hands the API server, and what to close after.
@@ -34,7 +35,16 @@ type tenancySetup struct {
 	auth      admission.Authenticator
 	admission admission.Admitter
 	usage     openai.UsageSink
+	idem      openai.IdempotencyStore
 	closers   []func()
+}
+
+// goRun runs fn until close cancels its context, and waits for it then.
+func (t *tenancySetup) goRun(fn func(ctx context.Context)) {
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { fn(ctx); close(done) }()
+	t.closers = append(t.closers, func() { stop(); <-done })
 }
 
 func (t *tenancySetup) close() {
@@ -57,8 +67,8 @@ func (u usageSink) Add(r openai.UsageRecord) {
 // unless --allow-unauthenticated.
 func (f *tenancyFlags) setup(ctx context.Context, rc *runContext, host string) (*tenancySetup, error) {
 	ts := &tenancySetup{}
-	if f.StreamStallTimeout < 0 || f.KeyCacheTTL < 0 {
-		return nil, errors.New("--stream-stall-timeout and --key-cache-ttl must be >= 0")
+	if f.StreamStallTimeout < 0 || f.KeyCacheTTL < 0 || f.IdempotencyWindow < 0 {
+		return nil, errors.New("--stream-stall-timeout, --key-cache-ttl and --idempotency-window must be >= 0")
 	}
 	if len(f.APIKey) > 0 {
 		if f.DB != "" || f.Tiers != "" {
@@ -96,6 +106,10 @@ func (f *tenancyFlags) setup(ctx context.Context, rc *runContext, host string) (
 		ulog := store.NewUsageLog(db, rc.logger)
 		ts.closers = append(ts.closers, ulog.Close)
 		ts.usage = usageSink{ulog}
+		if f.IdempotencyWindow > 0 {
+			ts.idem = idempotencyStore{db: db, window: f.IdempotencyWindow}
+			ts.goRun(func(ctx context.Context) { purgeIdempotent(ctx, db, f.IdempotencyWindow, time.Hour, rc.logger) })
+		}
 	}
 	if active == 0 {
 		if !isLoopback(host) && !f.AllowUnauthenticated {
@@ -107,10 +121,7 @@ func (f *tenancyFlags) setup(ctx context.Context, rc *runContext, host string) (
 		return ts, nil
 	}
 	keys := tenancy.NewKeys(db, tiers, tenancy.KeysOptions{TTL: f.KeyCacheTTL, Logger: rc.logger})
-	runCtx, stop := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { keys.Run(runCtx, 10*time.Second); close(done) }()
-	ts.closers = append(ts.closers, func() { stop(); <-done })
+	ts.goRun(func(ctx context.Context) { keys.Run(ctx, 10*time.Second) })
 	ts.mode, ts.auth, ts.admission = "keys", keys, admission.NewController(nil)
 	rc.logger.Info("API keys: multi-tenant", "db", path, "keys", active,
 		"tiers", strings.Join(slices.Sorted(maps.Keys(tiers)), ","))

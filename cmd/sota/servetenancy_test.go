@@ -20,8 +20,9 @@ import (
 	"time"
 )
 
-// request sends a completion with an optional key and returns status and body.
-func request(t *testing.T, c *http.Client, url, key, body string) (int, string, http.Header) {
+// request sends a completion with an optional key (and header pairs) and
+// returns status, body and headers.
+func request(t *testing.T, c *http.Client, url, key, body string, header ...string) (int, string, http.Header) {
 	t.Helper()
 	req, err := http.NewRequest("POST", url+"/v1/completions", strings.NewReader(body))
 	if err != nil {
@@ -30,6 +31,9 @@ func request(t *testing.T, c *http.Client, url, key, body string) (int, string, 
 	req.Header.Set("Content-Type", "application/json")
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
 	}
 	resp, err := c.Do(req)
 	if err != nil {
@@ -59,6 +63,20 @@ func TestServeWithKeys(t *testing.T) {
 	code, b, h := request(t, http.DefaultClient, url, key, body)
 	if code != 200 || h.Get("X-Ratelimit-Limit-Streams") != "3" || h.Get("X-Sota-Priority") != "medium" {
 		t.Fatalf("with key: %d %s %v", code, b, h)
+	}
+	idem := []string{"X-Request-Id", "retry-7"}
+	code, first, _ := request(t, http.DefaultClient, url, key, body, idem...)
+	if code != 200 {
+		t.Fatalf("idempotent request: %d %s", code, first)
+	}
+	if exit := stop(); exit != 0 {
+		t.Fatalf("serve exit %d", exit)
+	}
+	// A retry after a restart gets the stored response byte for byte.
+	url, stop = startServe(t, "--backend", "fake", "--db", db)
+	code, again, h := request(t, http.DefaultClient, url, key, body, idem...)
+	if code != 200 || again != first || h.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("retry after restart: %d %v\n%s\nwant\n%s", code, h, again, first)
 	}
 	if exit := stop(); exit != 0 {
 		t.Fatalf("serve exit %d", exit)

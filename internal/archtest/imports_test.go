@@ -17,6 +17,7 @@ const module = "github.com/sotasystems/sota/"
 var allowed = map[string][]string{
 	"kvcache":        {},
 	"admission":      {},
+	"store":          {},
 	"sample":         {},
 	"backend":        {"sample"},
 	"backend/":       {"backend", "model", "sample"},

@@ -40,6 +40,9 @@ type Config struct {
 	// StreamStallTimeout aborts a response whose client accepts no bytes
 	// for this long, freeing its slot; 0: never.
 	StreamStallTimeout time.Duration
+	// Idempotency keeps responses to requests with a client X-Request-Id
+	// for replay to retries; nil: retries run again.
+	Idempotency IdempotencyStore
 }
 
 // Server is the OpenAI-compatible HTTP API over a set of models.
@@ -51,6 +54,9 @@ type Server struct {
 	ready    atomic.Bool
 	draining atomic.Bool
 	inFlight sync.WaitGroup
+
+	idemMu  sync.Mutex
+	running map[string]*inflight // idempotent requests in flight, by tenant and id
 }
 
 // New checks the models and builds the server; it starts ready.
@@ -79,7 +85,7 @@ func New(cfg Config) (*Server, error) {
 	if err := cfg.OpenPrincipal.Tier.Validate(); err != nil {
 		return nil, fmt.Errorf("openai server: open tier: %w", err)
 	}
-	s := &Server{cfg: cfg, models: cfg.Models, byName: map[string]*Model{}, log: cfg.Logger}
+	s := &Server{cfg: cfg, models: cfg.Models, byName: map[string]*Model{}, log: cfg.Logger, running: map[string]*inflight{}}
 	for _, m := range cfg.Models {
 		if err := m.validate(); err != nil {
 			return nil, fmt.Errorf("openai server: %w", err)
@@ -131,6 +137,8 @@ func (s *Server) withRequestID(next http.Handler) http.Handler {
 		if id == "" || len(id) > 256 {
 			id = newID("")
 			r.Header.Set("X-Request-Id", id)
+		} else {
+			r = r.WithContext(context.WithValue(r.Context(), clientIDKey{}, true))
 		}
 		w.Header().Set("X-Request-Id", id)
 		next.ServeHTTP(w, r)
@@ -180,6 +188,16 @@ func (s *Server) api(method string, h http.HandlerFunc) http.HandlerFunc {
 		rec.principal = p
 		r = r.WithContext(context.WithValue(r.Context(), recordKey{}, rec))
 		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		if method == http.MethodPost {
+			var finish func()
+			var handled bool
+			if w, finish, handled = s.idempotency(w, r, p.Tenant); handled {
+				return
+			}
+			if finish != nil {
+				defer finish()
+			}
+		}
 		h(w, r)
 	}
 }

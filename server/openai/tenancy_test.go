@@ -53,7 +53,7 @@ type tenancyServer struct {
 	eng   *engine.Engine
 }
 
-func newTenancyServer(t *testing.T) *tenancyServer {
+func newTenancyServer(t *testing.T, opts ...func(*Config)) *tenancyServer {
 	tok, err := tokenizer.LoadFS(demo.FS())
 	if err != nil {
 		t.Fatal(err)
@@ -79,7 +79,11 @@ func newTenancyServer(t *testing.T) *tenancyServer {
 	}
 	adm := admission.NewController(nil)
 	ul := &usageLog{}
-	srv, err := New(Config{Models: []*Model{m, other}, Logger: quiet, Auth: keys, Admission: adm, Usage: ul})
+	cfg := Config{Models: []*Model{m, other}, Logger: quiet, Auth: keys, Admission: adm, Usage: ul}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	srv, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
