@@ -14,8 +14,13 @@ RACE_PKGS   := ./backend/... ./tokenizer/... ./model/... ./kvcache/... ./schedul
 
 all: build
 
-build:
+build: build-bench
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/sota ./cmd/sota
+
+# The load generator (sota-bench), built with the server.
+.PHONY: build-bench
+build-bench:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/sota-bench ./cmd/sota-bench
 
 # The main job: serve the built-in demo model on http://127.0.0.1:8080 (CPU).
 run: build
@@ -52,6 +57,7 @@ E2E_NODE    := scripts/e2e/node
 .PHONY: e2e e2e-deps
 e2e: build e2e-deps
 	bash scripts/e2e/run.sh
+	bash scripts/e2e/bench.sh
 
 e2e-deps:
 	@$(VENV)/bin/python -c 'import openai' 2>/dev/null || { \

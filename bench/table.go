@@ -12,7 +12,7 @@ import (
 // WriteTable prints one sweep point as vllm bench serve's result block, a
 // column per target, then the per-tenant table when there are tenants.
 func WriteTable(w io.Writer, p Point) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	tw := &grid{}
 	title := fmt.Sprintf(" Serving Benchmark Result (max concurrency %s, request rate %s) ", capString(p.MaxConcurrency), p.RequestRate)
 	fmt.Fprintln(w, strings.Repeat("=", 10)+title+strings.Repeat("=", 10))
 	row := func(label string, f func(s Summary) string) {
@@ -20,7 +20,7 @@ func WriteTable(w io.Writer, p Point) error {
 		for _, s := range p.Targets {
 			cells = append(cells, f(s))
 		}
-		fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t")
+		tw.rows = append(tw.rows, cells)
 	}
 	num := func(f func(s Summary) float64) func(Summary) string {
 		return func(s Summary) string { return strconv.FormatFloat(f(s), 'f', 2, 64) }
@@ -43,12 +43,15 @@ func WriteTable(w io.Writer, p Point) error {
 	row("Total token throughput (tok/s):", num(func(s Summary) float64 { return s.TotalTokenThroughput }))
 	row("Peak concurrent requests:", integer(func(s Summary) int { return s.MaxConcurrentRequests }))
 	metric := func(title string, get func(s Summary) Dist) {
-		fmt.Fprintln(tw, strings.Repeat("-", 8)+title+"\t")
+		tw.rows = append(tw.rows, []string{"---- " + title + " ----"})
 		row("Mean (ms):", num(func(s Summary) float64 { return get(s).Mean }))
 		row("Median (ms):", num(func(s Summary) float64 { return get(s).Median }))
 		row("Std (ms):", num(func(s Summary) float64 { return get(s).Std }))
 		if len(p.Targets) > 0 {
 			for i, q := range get(p.Targets[0]).Ps {
+				if q == 50 {
+					continue // the median
+				}
 				row("P"+strconv.FormatFloat(q, 'f', -1, 64)+" (ms):", num(func(s Summary) float64 { return get(s).Percentiles[i] }))
 			}
 		}
@@ -67,17 +70,17 @@ func WriteTable(w io.Writer, p Point) error {
 	}
 	slices.Sort(kinds)
 	if len(kinds) > 0 {
-		fmt.Fprintln(tw, strings.Repeat("-", 8)+"Errors by kind\t")
+		tw.rows = append(tw.rows, []string{"---- Errors by kind ----"})
 		for _, k := range kinds {
 			row(k+":", integer(func(s Summary) int { return s.Errors[k] }))
 		}
 	}
-	for _, r := range p.Ratios {
-		fmt.Fprintf(tw, "%s / %s: output tok/s ×%.2f, median TTFT ×%.2f, median TPOT ×%.2f, p99 ITL ×%.2f\t\n",
-			r.Target, r.Baseline, r.OutputThroughput, r.MedianTTFT, r.MedianTPOT, r.P99ITL)
-	}
-	if err := tw.Flush(); err != nil {
+	if err := tw.flush(w); err != nil {
 		return err
+	}
+	for _, r := range p.Ratios {
+		fmt.Fprintf(w, "%s / %s: output tok/s ×%.2f, median TTFT ×%.2f, median TPOT ×%.2f, p99 ITL ×%.2f\n",
+			r.Target, r.Baseline, r.OutputThroughput, r.MedianTTFT, r.MedianTPOT, r.P99ITL)
 	}
 	for _, s := range p.Targets {
 		if len(s.Tenants) > 0 {
@@ -109,4 +112,43 @@ func capString(n int) string {
 		return "none"
 	}
 	return strconv.Itoa(n)
+}
+
+// grid renders rows with the first column left-aligned and the others
+// right-aligned; a one-cell row is a section heading.
+type grid struct{ rows [][]string }
+
+func (g *grid) flush(w io.Writer) error {
+	var widths []int
+	for _, r := range g.rows {
+		if len(r) == 1 {
+			continue
+		}
+		for i, c := range r {
+			if i >= len(widths) {
+				widths = append(widths, 0)
+			}
+			widths[i] = max(widths[i], len([]rune(c)))
+		}
+	}
+	var b strings.Builder
+	for _, r := range g.rows {
+		for i, c := range r {
+			pad := 0
+			if i < len(widths) {
+				pad = widths[i] - len([]rune(c))
+			}
+			switch {
+			case len(r) == 1:
+				b.WriteString(c)
+			case i == 0:
+				b.WriteString(c + strings.Repeat(" ", pad))
+			default:
+				b.WriteString("  " + strings.Repeat(" ", pad) + c)
+			}
+		}
+		b.WriteByte('\n')
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }
