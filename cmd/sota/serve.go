@@ -140,7 +140,7 @@ func (c *serveCmd) Run(rc *runContext) error {
 		api[i] = s.m
 	}
 	srv, err := openai.New(openai.Config{Models: api, Logger: rc.logger, Version: version,
-		Auth: ten.auth, Admission: ten.admission, Usage: ten.usage, Idempotency: ten.idem, StreamStallTimeout: c.StreamStallTimeout})
+		Auth: ten.auth, Admission: ten.admission, Usage: ten.usage, UsageReader: ten.usageDB, Idempotency: ten.idem, StreamStallTimeout: c.StreamStallTimeout})
 	if err != nil {
 		hs.Close()
 		return err

@@ -36,6 +36,7 @@ type tenancySetup struct {
 	admission admission.Admitter
 	usage     openai.UsageSink
 	idem      openai.IdempotencyStore
+	usageDB   openai.UsageReader
 	closers   []func()
 }
 
@@ -105,7 +106,7 @@ func (f *tenancyFlags) setup(ctx context.Context, rc *runContext, host string) (
 		}
 		ulog := store.NewUsageLog(db, rc.logger)
 		ts.closers = append(ts.closers, ulog.Close)
-		ts.usage = usageSink{ulog}
+		ts.usage, ts.usageDB = usageSink{ulog}, db
 		if f.IdempotencyWindow > 0 {
 			ts.idem = idempotencyStore{db: db, window: f.IdempotencyWindow}
 			ts.goRun(func(ctx context.Context) { purgeIdempotent(ctx, db, f.IdempotencyWindow, time.Hour, rc.logger) })

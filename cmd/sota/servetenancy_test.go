@@ -78,6 +78,24 @@ func TestServeWithKeys(t *testing.T) {
 	if code != 200 || again != first || h.Get("Idempotent-Replayed") != "true" {
 		t.Fatalf("retry after restart: %d %v\n%s\nwant\n%s", code, h, again, first)
 	}
+	// The tenant reads its own usage: the first run's two billed requests.
+	req, _ := http.NewRequest("GET", url+"/v1/usage?since=1h", nil)
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var u struct {
+		Tenant           string `json:"tenant"`
+		Requests         int    `json:"requests"`
+		CompletionTokens int    `json:"completion_tokens"`
+		Streams          struct{ Limit int } `json:"streams"`
+	}
+	json.NewDecoder(resp.Body).Decode(&u)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || u.Tenant != "acme" || u.Requests != 2 || u.CompletionTokens != 6 || u.Streams.Limit != 3 {
+		t.Fatalf("GET /v1/usage: %d %+v", resp.StatusCode, u)
+	}
 	if exit := stop(); exit != 0 {
 		t.Fatalf("serve exit %d", exit)
 	}

@@ -40,6 +40,8 @@ type Config struct {
 	// StreamStallTimeout aborts a response whose client accepts no bytes
 	// for this long, freeing its slot; 0: never.
 	StreamStallTimeout time.Duration
+	// UsageReader answers GET /v1/usage; nil: 404.
+	UsageReader UsageReader
 	// Idempotency keeps responses to requests with a client X-Request-Id
 	// for replay to retries; nil: retries run again.
 	Idempotency IdempotencyStore
@@ -121,6 +123,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/v1/chat/completions", s.api(http.MethodPost, s.chat))
 	mux.HandleFunc("/v1/completions", s.api(http.MethodPost, s.completions))
 	mux.HandleFunc("/v1/models", s.api(http.MethodGet, s.listModels))
+	mux.HandleFunc("/v1/usage", s.api(http.MethodGet, s.usage))
 	mux.HandleFunc("/v1/models/{id...}", s.api(http.MethodGet, s.getModel))
 	mux.HandleFunc("/health", s.health)
 	mux.HandleFunc("/version", s.version)
