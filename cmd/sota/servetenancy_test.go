@@ -86,9 +86,9 @@ func TestServeWithKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	var u struct {
-		Tenant           string `json:"tenant"`
-		Requests         int    `json:"requests"`
-		CompletionTokens int    `json:"completion_tokens"`
+		Tenant           string              `json:"tenant"`
+		Requests         int                 `json:"requests"`
+		CompletionTokens int                 `json:"completion_tokens"`
 		Streams          struct{ Limit int } `json:"streams"`
 	}
 	json.NewDecoder(resp.Body).Decode(&u)
