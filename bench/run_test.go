@@ -8,7 +8,7 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/sotasystems/sota/bench/internal/fakeoai"
+	"github.com/sotasystems/sota/bench/fakeoai"
 )
 
 // runFake runs cfg against a fake server over in-memory connections; call
