@@ -2,7 +2,6 @@ package grammar
 
 import (
 	"math/bits"
-	"sync"
 	"sync/atomic"
 )
 
@@ -131,6 +130,7 @@ type Matcher struct {
 	bufA     []config
 	bufB     []config
 	popped   []config
+	full     []uint64 // Allowed's scratch for a short mask
 	numSteps int
 }
 
@@ -146,6 +146,19 @@ func (g *Grammar) NewMatcher() *Matcher {
 // never leaves the mask empty: a matcher with nothing left to match
 // allows the EOS ids.
 func (m *Matcher) Allowed(mask []uint64) {
+	v := m.g.vocab
+	if len(mask) < v.Words() { // a model vocabulary smaller than the tokenizer's
+		if cap(m.full) < v.Words() {
+			m.full = make([]uint64, v.Words())
+		}
+		m.allowed(m.full[:v.Words()])
+		copy(mask, m.full)
+		return
+	}
+	m.allowed(mask)
+}
+
+func (m *Matcher) allowed(mask []uint64) {
 	clear(mask)
 	v := m.g.vocab
 	any := false
@@ -289,4 +302,3 @@ func popcount(mask []uint64) int {
 	return n
 }
 
-var _ = sync.Pool{}

@@ -27,7 +27,7 @@ var allowed = map[string][]string{
 	"tokenizer":      {},
 	"grammar":        {"tokenizer"},
 	"bench":          {},
-	"server/":        {"admission", "engine", "tokenizer", "metrics", "store", "sample"},
+	"server/":        {"admission", "engine", "tokenizer", "metrics", "store", "sample", "grammar"},
 	"cmd/sota-bench": {"bench"},
 }
 

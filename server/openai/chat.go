@@ -48,6 +48,10 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
+	if er.NewConstraint, e = s.structured(m, &req.common, req.ResponseFormat, req.Tools, cp); e != nil {
+		writeError(w, e)
+		return
+	}
 	if er.MaxTokens, e = maxTokens("max_completion_tokens", req.MaxTokens, req.MaxCompletionTokens); e != nil {
 		writeError(w, e)
 		return
@@ -171,22 +175,6 @@ func continueFinal(text string, msgs json.RawMessage) (string, *Error) {
 		}
 	}
 	return "", invalid("continue_final_message", "the chat template does not render the final message's content")
-}
-
-func checkResponseFormat(raw json.RawMessage) *Error {
-	if isNull(raw) {
-		return nil
-	}
-	var rf struct {
-		Type string `json:"type"`
-	}
-	if err := json.Unmarshal(raw, &rf); err != nil {
-		return invalid("response_format", "response_format must be an object with a type")
-	}
-	if rf.Type != "text" {
-		return invalid("response_format", "response_format %q needs constrained decoding, which this server does not support yet", rf.Type)
-	}
-	return nil
 }
 
 // parseTools checks the tools list and returns it with the function names.

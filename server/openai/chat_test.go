@@ -252,9 +252,10 @@ func TestChatErrorsThroughTheSDK(t *testing.T) {
 		t.Fatalf("prompt too long: %v", err)
 	}
 	p = userChat("Hi")
-	p.ResponseFormat = sdk.ChatCompletionNewParamsResponseFormatUnion{OfJSONObject: &shared.ResponseFormatJSONObjectParam{}}
+	p.ResponseFormat = sdk.ChatCompletionNewParamsResponseFormatUnion{OfJSONSchema: &shared.ResponseFormatJSONSchemaParam{
+		JSONSchema: shared.ResponseFormatJSONSchemaJSONSchemaParam{Name: "no", Schema: map[string]any{"not": map[string]any{}}}}}
 	_, err = ts.client.Chat.Completions.New(t.Context(), p)
-	if !errors.As(err, &apiErr) || apiErr.StatusCode != 400 || apiErr.Param != "response_format" {
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != 400 || apiErr.Param != "response_format" || !strings.Contains(apiErr.Message, "not") {
 		t.Fatalf("response_format: %v", err)
 	}
 }

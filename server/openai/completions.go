@@ -39,6 +39,10 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
+	if er.NewConstraint, e = s.structured(m, &req.common, req.ResponseFormat, nil, chatPrompt{}); e != nil {
+		writeError(w, e)
+		return
+	}
 	if req.Logprobs != nil {
 		if *req.Logprobs < 0 || *req.Logprobs > sample.MaxTopLogprobs {
 			writeError(w, invalid("logprobs", "logprobs = %d: must be in [0, %d]", *req.Logprobs, sample.MaxTopLogprobs))

@@ -47,6 +47,14 @@ type common struct {
 	MinTokens         *int     `json:"min_tokens"`
 	Priority          int      `json:"priority"`
 	BestOf            *int     `json:"best_of"`
+	// Structured outputs, vLLM's names (response_format is OpenAI's).
+	GuidedJSON        json.RawMessage    `json:"guided_json"`
+	StructuredOutputs *structuredOutputs `json:"structured_outputs"`
+}
+
+// structuredOutputs is vLLM's structured_outputs (its json member only).
+type structuredOutputs struct {
+	JSON json.RawMessage `json:"json"`
 }
 
 type streamOptions struct {
@@ -77,6 +85,8 @@ type completionRequest struct {
 	Logprobs *int            `json:"logprobs"`
 	Echo     bool            `json:"echo"`
 	Suffix   *string         `json:"suffix"`
+	// ResponseFormat constrains the completion like chat's (an extension).
+	ResponseFormat json.RawMessage `json:"response_format"`
 }
 
 // decodeBody reads one JSON object into v. Unknown fields are ignored;
