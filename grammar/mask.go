@@ -301,4 +301,3 @@ func popcount(mask []uint64) int {
 	}
 	return n
 }
-
