@@ -47,6 +47,8 @@ $(VENV)/.installed: $(PY_REQS)
 	touch $@
 
 # End-to-end: the built server (bin/sota serve) against the official OpenAI SDKs,
+# multi-tenant admission (caps, queue, 408/429 through the SDKs, disconnects and
+# stalled clients; scripts/e2e/admission.py),
 # Python (PyPI) and Node (npm), both pinned, then concurrency and graceful drain
 # on the fake backend (scripts/e2e/run.sh). e2e-deps installs the SDKs into
 # .venv and scripts/e2e/node/node_modules, starting over if either is stale.
@@ -57,6 +59,7 @@ E2E_NODE    := scripts/e2e/node
 .PHONY: e2e e2e-deps
 e2e: build e2e-deps
 	bash scripts/e2e/run.sh
+	$(VENV)/bin/python scripts/e2e/admission.py --sota bin/sota
 	bash scripts/e2e/bench.sh
 
 e2e-deps:
