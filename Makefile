@@ -47,10 +47,10 @@ $(VENV)/.installed: $(PY_REQS)
 	touch $@
 
 # End-to-end: the built server (bin/sota serve) against the official OpenAI SDKs,
-# multi-tenant admission (caps, queue, 408/429 through the SDKs, disconnects and
-# stalled clients; scripts/e2e/admission.py),
 # Python (PyPI) and Node (npm), both pinned, then concurrency and graceful drain
-# on the fake backend (scripts/e2e/run.sh). e2e-deps installs the SDKs into
+# on the fake backend (scripts/e2e/run.sh); multi-tenant admission (caps, queue,
+# 408/429 through both SDKs, disconnects, stalled clients: scripts/e2e/admission.py);
+# sota-bench (scripts/e2e/bench.sh). e2e-deps installs the SDKs into
 # .venv and scripts/e2e/node/node_modules, starting over if either is stale.
 E2E_PY_REQS := scripts/e2e/requirements.txt
 E2E_PY_STAMP := $(VENV)/.e2e-installed
