@@ -87,6 +87,10 @@ type Point struct {
 	// the point, in seconds: on a shared machine it competes with the
 	// server.
 	ClientCPU float64 `json:"client_cpu_s,omitempty"`
+	// ServerCPU is the CPU time of the processes given by --server-pid
+	// during the point, in seconds, and per output token in microseconds.
+	ServerCPU         float64 `json:"server_cpu_s,omitempty"`
+	ServerCPUPerToken float64 `json:"server_cpu_us_per_output_token,omitempty"`
 }
 
 // Result is the JSON file a run writes (--result-filename).

@@ -78,6 +78,13 @@ func WriteTable(w io.Writer, p Point) error {
 	if err := tw.flush(w); err != nil {
 		return err
 	}
+	if p.ClientCPU > 0 {
+		fmt.Fprintf(w, "CPU time: this client %.2f s", p.ClientCPU)
+		if p.ServerCPU > 0 {
+			fmt.Fprintf(w, ", the servers %.2f s (%.2f µs per output token)", p.ServerCPU, p.ServerCPUPerToken)
+		}
+		fmt.Fprintln(w)
+	}
 	for _, r := range p.Ratios {
 		fmt.Fprintf(w, "%s / %s: output tok/s ×%.2f, median TTFT ×%.2f, median TPOT ×%.2f, p99 ITL ×%.2f\n",
 			r.Target, r.Baseline, r.OutputThroughput, r.MedianTTFT, r.MedianTPOT, r.P99ITL)

@@ -80,7 +80,7 @@ func runPoint(ctx context.Context, cfg *config, prompts []bench.Prompt, rate ben
 			progressbar.OptionShowCount(), progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionClearOnFinish())
 		rc.OnDone = func(bench.Record) { _ = bar.Add(1) }
 	}
-	cpu0 := cpuTime()
+	cpu0, srv0 := cpuTime(), processCPU(cfg.serverPids)
 	start := time.Now()
 	out, err := bench.Run(ctx, rc)
 	if bar != nil {
@@ -90,8 +90,17 @@ func runPoint(ctx context.Context, cfg *config, prompts []bench.Prompt, rate ben
 		return nil, err
 	}
 	p := &bench.Point{MaxConcurrency: conc, RequestRate: rate, Start: start.UTC(), ClientCPU: (cpuTime() - cpu0).Seconds()}
+	tokens := 0
 	for t, tgt := range cfg.targets {
-		p.Targets = append(p.Targets, bench.Summarize(tgt.Name, out.Records[t], cfg.tenants, out.Start, cfg.percentiles, cfg.slos))
+		s := bench.Summarize(tgt.Name, out.Records[t], cfg.tenants, out.Start, cfg.percentiles, cfg.slos)
+		tokens += s.TotalOutputTokens
+		p.Targets = append(p.Targets, s)
+	}
+	if len(cfg.serverPids) > 0 {
+		p.ServerCPU = (processCPU(cfg.serverPids) - srv0).Seconds()
+		if tokens > 0 {
+			p.ServerCPUPerToken = p.ServerCPU / float64(tokens) * 1e6
+		}
 	}
 	p.Ratios = bench.Ratios(p.Targets)
 	return p, err

@@ -64,6 +64,7 @@ type cli struct {
 	Metadata       []string   `help:"KEY=VALUE pairs recorded in the result: --metadata server=sota notes=… (several after one flag, as vllm)." sep:","`
 	Commit         string     `help:"Commit recorded in the result (default: git rev-parse HEAD of the working directory, when it is a checkout)."`
 	DisableTqdm    bool       `name:"disable-tqdm" help:"No progress bar."`
+	ServerPid      []int      `help:"Process ids of the servers (on this machine) whose CPU time each point records." sep:","`
 	FailOnError    bool       `help:"Exit 1 when any request failed."`
 	LogLevel       slog.Level `help:"Log level: debug, info, warn, error." default:"info"`
 	Version        bool       `help:"Print the version."`
@@ -86,11 +87,12 @@ type config struct {
 	metadata    map[string]string
 	commit      string
 	progress    bool
+	serverPids  []int
 	args        []string
 }
 
 func (c *cli) config(getenv func(string) string) (*config, error) {
-	cfg := &config{settings: map[string]any{}, metadata: map[string]string{}, progress: !c.DisableTqdm, commit: c.Commit, plot: !c.NoPlot}
+	cfg := &config{settings: map[string]any{}, metadata: map[string]string{}, progress: !c.DisableTqdm, commit: c.Commit, plot: !c.NoPlot, serverPids: c.ServerPid}
 	if len(c.BaseURL) == 0 {
 		return nil, fmt.Errorf("--base-url is required")
 	}
