@@ -1,53 +1,50 @@
 package grammar
 
 import (
-	"strconv"
+	"math/big"
 	"strings"
 )
 
 // intRange matches the JSON integers in [lo, hi]; a nil bound is open.
-func intRange(lo, hi *int64) *expr {
-	if lo != nil && hi != nil && *lo > *hi {
+func intRange(lo, hi *big.Int) *expr {
+	if lo != nil && hi != nil && lo.Cmp(hi) > 0 {
 		return none()
 	}
+	zero, one, minus1 := big.NewInt(0), big.NewInt(1), big.NewInt(-1)
 	var parts []*expr
-	if lo == nil || *lo < 0 { // negative part: -[max(1, -hi), -lo]
-		nlo := uint64(1)
-		if hi != nil && *hi < -1 {
-			nlo = uint64(-*hi)
+	if lo == nil || lo.Sign() < 0 { // negative part: -[max(1, -hi), -lo]
+		nlo := one
+		if hi != nil && hi.Cmp(minus1) < 0 {
+			nlo = new(big.Int).Neg(hi)
 		}
 		if lo == nil {
-			parts = append(parts, seq(oneByte('-'), nonneg(nlo, 0, true)))
+			parts = append(parts, seq(oneByte('-'), nonneg(nlo, nil)))
 		} else {
-			parts = append(parts, seq(oneByte('-'), nonneg(nlo, uint64(-*lo), false)))
+			parts = append(parts, seq(oneByte('-'), nonneg(nlo, new(big.Int).Neg(lo))))
 		}
 	}
-	if hi == nil || *hi >= 0 {
-		a := uint64(0)
-		if lo != nil && *lo > 0 {
-			a = uint64(*lo)
+	if hi == nil || hi.Sign() >= 0 {
+		a := zero
+		if lo != nil && lo.Sign() > 0 {
+			a = lo
 		}
-		if hi == nil {
-			parts = append(parts, nonneg(a, 0, true))
-		} else {
-			parts = append(parts, nonneg(a, uint64(*hi), false))
-		}
+		parts = append(parts, nonneg(a, hi))
 	}
 	return alt(parts...)
 }
 
-// nonneg matches the decimal numbers in [a, b] (b unbounded when inf)
-// written without leading zeros.
-func nonneg(a, b uint64, inf bool) *expr {
-	if !inf && a > b {
+// nonneg matches the decimal numbers in [a, b] (b nil: unbounded) written
+// without leading zeros.
+func nonneg(a, b *big.Int) *expr {
+	if b != nil && a.Cmp(b) > 0 {
 		return none()
 	}
-	sa := strconv.FormatUint(a, 10)
-	if inf {
+	sa := a.String()
+	if b == nil {
 		return alt(sameLen(sa, strings.Repeat("9", len(sa))),
 			seq(digit19, rep(digit, len(sa), len(sa)), star(digit)))
 	}
-	sb := strconv.FormatUint(b, 10)
+	sb := b.String()
 	var parts []*expr
 	for l := len(sa); l <= len(sb); l++ {
 		x, y := "1"+strings.Repeat("0", l-1), strings.Repeat("9", l)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/big"
 	"slices"
 	"sort"
 	"strings"
@@ -411,30 +412,20 @@ func (c *compiler) numberExpr(o *object, isInt bool) (*expr, error) {
 		return number(), nil
 	}
 	if isInt {
-		var lp, hp *int64
+		var lp, hp *big.Int
 		if hasLo {
-			l := math.Ceil(lo)
-			if loEx && l == lo {
-				l++
+			l, frac := intBound(o, loKey(o, "minimum", "exclusiveMinimum", loEx), lo, true)
+			if loEx && !frac {
+				l.Add(l, big.NewInt(1))
 			}
-			if math.Abs(l) < 1e15 {
-				v := int64(l)
-				lp = &v
-			} else if l > 0 {
-				return none(), nil
-			}
+			lp = l
 		}
 		if hasHi {
-			h := math.Floor(hi)
-			if hiEx && h == hi {
-				h--
+			h, frac := intBound(o, loKey(o, "maximum", "exclusiveMaximum", hiEx), hi, false)
+			if hiEx && !frac {
+				h.Sub(h, big.NewInt(1))
 			}
-			if math.Abs(h) < 1e15 {
-				v := int64(h)
-				hp = &v
-			} else if h < 0 {
-				return none(), nil
-			}
+			hp = h
 		}
 		return intRange(lp, hp), nil
 	}
@@ -445,6 +436,38 @@ func (c *compiler) numberExpr(o *object, isInt bool) (*expr, error) {
 			opt(seq(byteSet(byteRange{'e', 'e'}, byteRange{'E', 'E'}), opt(byteSet(byteRange{'+', '+'}, byteRange{'-', '-'})), rep(digit, 1, -1)))), nil
 	}
 	return number(), nil
+}
+
+// loKey names the keyword a bound came from (draft 6+ numeric exclusive
+// bounds live under the exclusive keyword).
+func loKey(o *object, inclusive, exclusive string, excl bool) string {
+	if _, isNum := o.m[exclusive].(json.Number); isNum && excl {
+		return exclusive
+	}
+	return inclusive
+}
+
+// intBound is an integer bound, read from the number's text so that large
+// bounds stay exact; a fractional bound rounds inward (ceiling for a lower
+// bound, floor for an upper one; frac reports it: an exclusive bound then
+// excludes nothing more).
+func intBound(o *object, key string, f float64, lower bool) (v *big.Int, frac bool) {
+	n, _ := o.m[key].(json.Number)
+	r, ok := new(big.Rat).SetString(string(n))
+	if !ok {
+		r = new(big.Rat).SetFloat64(f)
+		if r == nil {
+			r = new(big.Rat)
+		}
+	}
+	q, m := new(big.Int).DivMod(r.Num(), r.Denom(), new(big.Int)) // floor division (Euclidean, denominator > 0)
+	if m.Sign() != 0 {
+		if lower {
+			q.Add(q, big.NewInt(1))
+		}
+		return q, true
+	}
+	return q, false
 }
 
 // bound reads a lower or upper bound in draft 4 (boolean exclusive) or
