@@ -21,6 +21,7 @@ import (
 type tenancyFlags struct {
 	dbFlags    `embed:""`
 	tiersFlags `embed:""`
+	redisFlags `embed:""`
 
 	APIKey               []string      `name:"api-key" help:"A static API key (repeatable): a single-tenant server with no database, as vLLM's --api-key." env:"SOTA_API_KEY" placeholder:"KEY"`
 	AllowUnauthenticated bool          `help:"Serve without API keys on an address other than loopback." env:"SOTA_ALLOW_UNAUTHENTICATED"`
@@ -72,8 +73,8 @@ func (f *tenancyFlags) setup(ctx context.Context, rc *runContext, host string) (
 		return nil, errors.New("--stream-stall-timeout, --key-cache-ttl and --idempotency-window must be >= 0")
 	}
 	if len(f.APIKey) > 0 {
-		if f.DB != "" || f.Tiers != "" {
-			return nil, errors.New("--api-key serves one tenant with static keys: it takes no --db or --tiers")
+		if f.DB != "" || f.Tiers != "" || f.RedisURL != "" {
+			return nil, errors.New("--api-key serves one tenant with static keys: it takes no --db, --tiers or --redis-url")
 		}
 		keys, err := admission.NewStaticKeys(splitKeys(f.APIKey), admission.Principal{Tenant: "default", Tier: admission.OpenTier()})
 		if err != nil {
@@ -123,7 +124,13 @@ func (f *tenancyFlags) setup(ctx context.Context, rc *runContext, host string) (
 	}
 	keys := tenancy.NewKeys(db, tiers, tenancy.KeysOptions{TTL: f.KeyCacheTTL, Logger: rc.logger})
 	ts.goRun(func(ctx context.Context) { keys.Run(ctx, 10*time.Second) })
-	ts.mode, ts.auth, ts.admission = "keys", keys, admission.NewController(nil)
+	adm, closeAdm, err := f.redisFlags.admitter(ctx, rc)
+	if err != nil {
+		ts.close()
+		return nil, err
+	}
+	ts.closers = append(ts.closers, closeAdm)
+	ts.mode, ts.auth, ts.admission = "keys", keys, adm
 	rc.logger.Info("API keys: multi-tenant", "db", path, "keys", active,
 		"tiers", strings.Join(slices.Sorted(maps.Keys(tiers)), ","))
 	return ts, nil
