@@ -2,9 +2,12 @@ package admin
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -450,5 +453,60 @@ func TestUsage(t *testing.T) {
 	}
 	if !strings.Contains(e.do("GET", "/admin/v1/usage?tenant=acme", "").Body.String(), `"stream_capacity_exceeded":1`) {
 		t.Errorf("no stream_capacity_exceeded field")
+	}
+}
+
+// TestLogsHoldNoSecrets: the log of a session of changes and refusals
+// names keys by id only, and never holds the token.
+func TestLogsHoldNoSecrets(t *testing.T) {
+	var buf strings.Builder
+	var mu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return buf.Write(p)
+	}), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	e := newEnv(t, func(c *Config) { c.Logger = logger })
+	k := e.createKey(`{"tenant":"acme","tier":"solo"}`)
+	e.do("PUT", "/admin/v1/tenants/acme", `{"streams":2}`)
+	e.do("DELETE", "/admin/v1/keys/"+k.ID, "")
+	e.doAuth("GET", "/admin/v1/keys", "", "Bearer "+k.Key)
+	e.doAuth("GET", "/admin/v1/keys", "", "Bearer wrong-"+testToken)
+	e.db.Close() // store failures are logged
+	if w := e.do("GET", "/admin/v1/tenants", ""); w.Code != 500 {
+		t.Fatalf("closed store: %d %s", w.Code, w.Body.String())
+	}
+	mu.Lock()
+	log := buf.String()
+	mu.Unlock()
+	if !strings.Contains(log, k.ID) || !strings.Contains(log, "list tenants") {
+		t.Fatalf("log lacks the key id or the failure:\n%s", log)
+	}
+	h := admission.HashKey(k.Key)
+	for _, secret := range []string{testToken, k.Key, hex.EncodeToString(h[:])} {
+		if strings.Contains(log, secret) {
+			t.Errorf("log holds a secret %q:\n%s", secret, log)
+		}
+	}
+}
+
+type writerFunc func(p []byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+func TestLastUsed(t *testing.T) {
+	e := newEnv(t)
+	k := e.createKey(`{"tenant":"acme","tier":"solo"}`)
+	used := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	if err := e.db.TouchKeys(context.Background(), map[string]time.Time{k.ID: used}); err != nil {
+		t.Fatal(err)
+	}
+	w := e.do("GET", "/admin/v1/keys", "")
+	ks := decode[list[keyJSON]](t, w)
+	if len(ks.Data) != 1 || ks.Data[0].LastUsed == nil || !ks.Data[0].LastUsed.Equal(used) || ks.Data[0].Revoked != nil {
+		t.Fatalf("keys %s", w.Body.String())
+	}
+	if !strings.Contains(w.Body.String(), `"last_used":"2030-01-02T03:04:05Z","revoked":null`) {
+		t.Errorf("times not RFC 3339 / null: %s", w.Body.String())
 	}
 }
