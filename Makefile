@@ -8,7 +8,7 @@ TOOLS       := $(CURDIR)/.tools
 STATICCHECK := $(TOOLS)/staticcheck
 STATICCHECK_VERSION := v0.8.2
 # Packages whose code runs goroutines: tested again under the race detector.
-RACE_PKGS   := ./backend/... ./tokenizer/... ./model/... ./kvcache/... ./scheduler/... ./engine/... ./server/...
+RACE_PKGS   := ./backend/... ./tokenizer/... ./model/... ./kvcache/... ./scheduler/... ./engine/... ./server/... ./store/...
 
 .PHONY: all build run test test-short lint bench golden generate clean pyenv
 
@@ -61,6 +61,7 @@ e2e: build e2e-deps
 	bash scripts/e2e/run.sh
 	$(VENV)/bin/python scripts/e2e/admission.py --sota bin/sota
 	bash scripts/e2e/bench.sh
+	bash scripts/e2e/redis.sh
 
 e2e-deps:
 	@$(VENV)/bin/python -c 'import openai' 2>/dev/null || { \
@@ -71,6 +72,12 @@ e2e-deps:
 $(E2E_PY_STAMP): $(E2E_PY_REQS) $(VENV)/.installed
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r $(E2E_PY_REQS)
 	touch $@
+
+# redis-server for store/redis's tests and scripts/e2e/redis.sh: Debian's
+# package, installed when none is on PATH (CI runs as root on Debian).
+.PHONY: redis
+redis:
+	@command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server; }
 
 test-short:
 	$(GO) test -short ./...
@@ -90,6 +97,7 @@ bench:
 	$(GO) test -run '^$$' -bench Step -benchmem ./scheduler/
 	$(GO) test -run '^$$' -bench Throughput110M -benchtime 1x -v ./engine/
 	$(GO) test -run '^$$' -bench . ./sample/ ./tokenizer/
+	$(GO) test -run '^$$' -bench AdmitRelease ./store/redis/
 
 # Regenerate golden files (needs network access to PyPI; never run by CI).
 golden:
