@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -33,6 +35,14 @@ func (f *redisFlags) admitter(ctx context.Context, rc *runContext) (admission.Ad
 	if err != nil {
 		return nil, nil, fmt.Errorf("--redis-url: %w", err)
 	}
+	// go-redis logs every failed redial (pub/sub reconnects included); the
+	// Admitter logs an outage once at Error, so these go to Debug.
+	redis.SetLogger(redisLogger{rc.logger})
+	if opt.MaxRetries == 0 && !strings.Contains(f.RedisURL, "max_retries") {
+		// One retry, not go-redis's three: an admission waits on it, and a
+		// Redis that is out of reach should switch to the fallback quickly.
+		opt.MaxRetries = 1
+	}
 	client := redis.NewClient(opt)
 	a, err := redisslots.New(ctx, redisslots.Options{Client: client, LeaseTTL: f.RedisLeaseTTL,
 		FallbackStreams: f.RedisFallbackStreams, Logger: rc.logger})
@@ -48,4 +58,11 @@ func (f *redisFlags) admitter(ctx context.Context, rc *runContext) (admission.Ad
 		}
 		_ = client.Close()
 	}, nil
+}
+
+// redisLogger sends go-redis's internal log lines to slog at Debug.
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.DebugContext(ctx, "redis client: "+strings.TrimSpace(fmt.Sprintf(format, v...)))
 }

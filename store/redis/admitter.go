@@ -135,7 +135,7 @@ func New(ctx context.Context, o Options) (*Admitter, error) {
 	err := a.client.Ping(pctx).Err()
 	cancel()
 	if err != nil {
-		a.markDown(err)
+		a.markDown(fmt.Errorf("ping at startup: %w", err))
 	}
 	a.ps = a.client.Subscribe(a.ctx, a.channel)
 	wakes := a.ps.Channel()
