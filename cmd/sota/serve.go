@@ -146,6 +146,12 @@ func (c *serveCmd) Run(rc *runContext) error {
 		return err
 	}
 	h := srv.Handler()
+	if ten.admin != nil {
+		mux := http.NewServeMux()
+		mux.Handle("/admin/", ten.admin)
+		mux.Handle("/", h)
+		h = mux
+	}
 	handler.Store(&h)
 	names := make([]string, len(api))
 	for i, m := range api {

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"maps"
 	"net"
+	"net/http"
 	"os"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/sotasystems/sota/admission"
+	"github.com/sotasystems/sota/server/admin"
 	"github.com/sotasystems/sota/server/openai"
 	"github.com/sotasystems/sota/server/tenancy"
 	"github.com/sotasystems/sota/store"
@@ -28,6 +30,7 @@ type tenancyFlags struct {
 	StreamStallTimeout   time.Duration `help:"Abort a response whose client accepts no bytes for this long, freeing its stream slot (0: never)." default:"30s" env:"SOTA_STREAM_STALL_TIMEOUT"`
 	KeyCacheTTL          time.Duration `help:"How long an API key lookup is trusted: revocations and tier changes apply within it." default:"5s" env:"SOTA_KEY_CACHE_TTL"`
 	IdempotencyWindow    time.Duration `help:"How long a response to a request with X-Request-Id is kept for replay to retries (0: off)." default:"24h" env:"SOTA_IDEMPOTENCY_WINDOW"`
+	AdminToken           string        `help:"Bearer token of the admin API under /admin/v1 (keys, tenants, usage, live streams); unset: no admin API." env:"SOTA_ADMIN_TOKEN" placeholder:"TOKEN"`
 }
 
 // tenancySetup is what serve hands the API server, and what to close after.
@@ -38,6 +41,7 @@ type tenancySetup struct {
 	usage     openai.UsageSink
 	idem      openai.IdempotencyStore
 	usageDB   openai.UsageReader
+	admin     http.Handler // nil: no admin API
 	closers   []func()
 }
 
@@ -73,8 +77,8 @@ func (f *tenancyFlags) setup(ctx context.Context, rc *runContext, host string) (
 		return nil, errors.New("--stream-stall-timeout, --key-cache-ttl and --idempotency-window must be >= 0")
 	}
 	if len(f.APIKey) > 0 {
-		if f.DB != "" || f.Tiers != "" || f.RedisURL != "" {
-			return nil, errors.New("--api-key serves one tenant with static keys: it takes no --db, --tiers or --redis-url")
+		if f.DB != "" || f.Tiers != "" || f.RedisURL != "" || f.AdminToken != "" {
+			return nil, errors.New("--api-key serves one tenant with static keys: it takes no --db, --tiers, --redis-url or --admin-token")
 		}
 		keys, err := admission.NewStaticKeys(splitKeys(f.APIKey), admission.Principal{Tenant: "default", Tier: admission.OpenTier()})
 		if err != nil {
@@ -93,7 +97,7 @@ func (f *tenancyFlags) setup(ctx context.Context, rc *runContext, host string) (
 		return nil, err
 	}
 	var db *store.DB
-	if _, serr := os.Stat(path); serr == nil || f.DB != "" {
+	if _, serr := os.Stat(path); serr == nil || f.DB != "" || f.AdminToken != "" {
 		if db, err = store.Open(path); err != nil {
 			return nil, err
 		}
@@ -114,11 +118,18 @@ func (f *tenancyFlags) setup(ctx context.Context, rc *runContext, host string) (
 		}
 	}
 	if active == 0 {
+		if f.RedisURL != "" {
+			rc.logger.Warn("--redis-url has no effect in open mode: there are no stream caps to share")
+		}
 		if !isLoopback(host) && !f.AllowUnauthenticated {
 			ts.close()
 			return nil, fmt.Errorf("no API keys in %s: serving %s without keys needs --allow-unauthenticated (or create keys with 'sota keys create', or give --api-key)", path, host)
 		}
 		ts.mode = "open"
+		if err := ts.mountAdmin(f.AdminToken, db, tiers, rc); err != nil {
+			ts.close()
+			return nil, err
+		}
 		rc.logger.Warn("open mode: no API keys, every request runs as one tenant with no stream cap; create keys with 'sota keys create' and restart to enforce tiers", "db", path)
 		return ts, nil
 	}
@@ -131,9 +142,27 @@ func (f *tenancyFlags) setup(ctx context.Context, rc *runContext, host string) (
 	}
 	ts.closers = append(ts.closers, closeAdm)
 	ts.mode, ts.auth, ts.admission = "keys", keys, adm
+	if err := ts.mountAdmin(f.AdminToken, db, tiers, rc); err != nil {
+		ts.close()
+		return nil, err
+	}
 	rc.logger.Info("API keys: multi-tenant", "db", path, "keys", active,
 		"tiers", strings.Join(slices.Sorted(maps.Keys(tiers)), ","))
 	return ts, nil
+}
+
+// mountAdmin builds the admin API when a token is given.
+func (t *tenancySetup) mountAdmin(token string, db *store.DB, tiers map[string]admission.Tier, rc *runContext) error {
+	if token == "" {
+		return nil
+	}
+	h, err := admin.New(admin.Config{Token: token, DB: db, Tiers: tiers, Admission: t.admission, Logger: rc.logger})
+	if err != nil {
+		return fmt.Errorf("--admin-token: %w", err)
+	}
+	t.admin = h
+	rc.logger.Info("admin API on /admin/v1")
+	return nil
 }
 
 // splitKeys allows SOTA_API_KEY to hold several comma-separated keys.

@@ -181,3 +181,47 @@ func writeSelfSigned(t *testing.T, dir string) (certFile, keyFile string) {
 	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
 	return certFile, keyFile
 }
+
+// The admin API creates a key that the same server then accepts.
+func TestServeAdminAPI(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "sota.db")
+	if code, _, errOut := sota(t, "tenants", "set", "--db", db, "seed", "--tier", "solo"); code != 0 {
+		t.Fatalf("tenants set: %s", errOut)
+	}
+	if code, _, errOut := sota(t, "keys", "create", "--db", db, "--tenant", "seed"); code != 0 {
+		t.Fatalf("keys create: %s", errOut)
+	}
+	const token = "admin-token-0123456789"
+	url, stop := startServe(t, "--backend", "fake", "--db", db, "--admin-token", token, "--key-cache-ttl", "1ms")
+	defer stop()
+	call := func(method, path, auth, body string) (int, map[string]any) {
+		req, _ := http.NewRequest(method, url+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+auth)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		json.NewDecoder(resp.Body).Decode(&out)
+		return resp.StatusCode, out
+	}
+	if code, _ := call("GET", "/admin/v1/keys", "wrong", ""); code != 401 {
+		t.Fatalf("admin with a wrong token: %d", code)
+	}
+	code, created := call("POST", "/admin/v1/keys", token, `{"tenant":"acme","tier":"team"}`)
+	key, _ := created["key"].(string)
+	if code != 201 || !strings.HasPrefix(key, "sk-sota-") {
+		t.Fatalf("create key: %d %v", code, created)
+	}
+	if code, b, h := request(t, http.DefaultClient, url, key, `{"prompt":"x","max_tokens":1}`); code != 200 || h.Get("X-Ratelimit-Limit-Streams") != "10" {
+		t.Fatalf("the new key: %d %s", code, b)
+	}
+	if code, _ := call("DELETE", "/admin/v1/keys/"+created["id"].(string), token, ""); code != 200 {
+		t.Fatalf("revoke: %d", code)
+	}
+	time.Sleep(5 * time.Millisecond) // past the 1 ms key cache
+	if code, _, _ := request(t, http.DefaultClient, url, key, `{"prompt":"x","max_tokens":1}`); code != 401 {
+		t.Fatalf("revoked key: %d", code)
+	}
+}
