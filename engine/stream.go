@@ -112,6 +112,14 @@ func (s *Stream) Recv(ctx context.Context) (Chunk, error) {
 	}
 }
 
+// Ready reports whether Recv would return at once (a chunk is buffered or
+// the stream has ended), so a writer can flush only when it would wait.
+func (s *Stream) Ready() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.read < len(s.buf) || s.done
+}
+
 // Usage is the request's token count; final once Recv returned io.EOF.
 func (s *Stream) Usage() Usage {
 	s.mu.Lock()

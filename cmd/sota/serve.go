@@ -38,6 +38,7 @@ type serveCmd struct {
 
 	Host         string        `help:"Address to listen on." default:"127.0.0.1" env:"SOTA_HOST"`
 	Port         int           `help:"Port to listen on (0 = any free port)." default:"8080" env:"SOTA_PORT"`
+	PprofAddr    string        `name:"pprof-addr" help:"Serve Go's profiler (net/http/pprof) on this address, e.g. 127.0.0.1:6060; unset: off." env:"SOTA_PPROF_ADDR" placeholder:"HOST:PORT"`
 	DrainTimeout time.Duration `help:"On SIGTERM, how long running requests may take to finish before the server exits." default:"30s" env:"SOTA_DRAIN_TIMEOUT"`
 
 	TLSCert string `name:"tls-cert" help:"Serve HTTPS (TLS 1.3 at least, HTTP/2 on) with this certificate (PEM); needs --tls-key." env:"SOTA_TLS_CERT" type:"path" placeholder:"FILE"`
@@ -74,6 +75,13 @@ func (c *serveCmd) Run(rc *runContext) error {
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")
+	}
+	if c.PprofAddr != "" {
+		stopProfiler, err := servePprof(c.PprofAddr, rc)
+		if err != nil {
+			return err
+		}
+		defer stopProfiler()
 	}
 	ten, err := c.tenancyFlags.setup(rc.ctx, rc, c.Host)
 	if err != nil {

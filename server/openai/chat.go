@@ -304,6 +304,7 @@ func (c *chatRun) respond(ctx context.Context, w http.ResponseWriter, st *engine
 
 func (c *chatRun) stream(ctx context.Context, w http.ResponseWriter, st *engine.Stream, includeUsage bool) {
 	sse := newSSE(w)
+	sse.held = true // consume flushes whenever the engine has nothing more ready
 	var chunkUsage any
 	if includeUsage {
 		chunkUsage = nullUsage
@@ -325,7 +326,9 @@ func (c *chatRun) stream(ctx context.Context, w http.ResponseWriter, st *engine.
 			return
 		}
 	}
-	u, err := c.m.consume(ctx, st, c.opts, func(d delta) error {
+	opts := c.opts
+	opts.flush = sse.flush
+	u, err := c.m.consume(ctx, st, opts, func(d delta) error {
 		f := filters[d.Seq]
 		reasoning, content := thinking[d.Seq].push(d.Text)
 		if d.Finish != "" {

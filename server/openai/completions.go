@@ -248,6 +248,18 @@ func (c *completionRun) stream(ctx context.Context, w http.ResponseWriter, strea
 			offsets[i] = utf8.RuneCountInString(c.texts[i/c.n])
 		}
 	}
+	if len(streams) == 1 {
+		// One consumer: it flushes when the engine has nothing more ready.
+		sse.held = true
+		opts = []runOptions{opts[0]}
+		opts[0].flush = sse.flush
+	}
+	if len(streams) == 1 {
+		// One consumer: it flushes when the engine has nothing more ready.
+		sse.held = true
+		opts = []runOptions{opts[0]}
+		opts[0].flush = sse.flush
+	}
 	u, err := runAll(ctx, c.m, streams, opts, func(p int, d delta) error {
 		i := p*c.n + d.Seq
 		var lp *completionLogprobs

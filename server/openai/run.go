@@ -30,6 +30,9 @@ type runOptions struct {
 	stops       []string
 	skipSpecial bool
 	logprobs    bool
+	// flush, when set, is called whenever the stream has nothing ready,
+	// before waiting: emit need not flush each delta itself.
+	flush func() error
 }
 
 // consume reads stream s to its end, turning each sequence's tokens into
@@ -45,6 +48,13 @@ func (m *Model) consume(ctx context.Context, s *engine.Stream, o runOptions, emi
 		texts[i] = newTextStream(m.Tokenizer, o.prompt, o.skipSpecial, o.stops)
 	}
 	for {
+		if o.flush != nil && !s.Ready() {
+			if err := o.flush(); err != nil {
+				s.Cancel() // the client is gone
+				rec.addUsage(m.usage(s, o, texts))
+				return usage{}, err
+			}
+		}
 		c, err := s.Recv(ctx)
 		if err == io.EOF {
 			break

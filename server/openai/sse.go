@@ -11,6 +11,10 @@ type sseWriter struct {
 	w       http.ResponseWriter
 	rc      *http.ResponseController
 	started bool
+	// held: events are written but not flushed until flush (the stream's
+	// consumer flushes when it has nothing more to send right now, so
+	// events that piled up while the writer was busy leave in one write).
+	held bool
 }
 
 func newSSE(w http.ResponseWriter) *sseWriter {
@@ -43,6 +47,17 @@ func (s *sseWriter) send(v any) error {
 	buf = append(buf, '\n', '\n')
 	if _, err := s.w.Write(buf); err != nil {
 		return err
+	}
+	if s.held {
+		return nil
+	}
+	return s.rc.Flush()
+}
+
+// flush sends what send wrote.
+func (s *sseWriter) flush() error {
+	if !s.started {
+		return nil
 	}
 	return s.rc.Flush()
 }

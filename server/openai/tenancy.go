@@ -95,8 +95,9 @@ type statusWriter struct {
 	// stall, when set, is the rolling write deadline: a client that
 	// accepts no bytes for this long fails the write, which aborts the
 	// stream and frees its slot.
-	stall time.Duration
-	rc    *http.ResponseController
+	stall    time.Duration
+	rc       *http.ResponseController
+	deadline time.Time // the write deadline last set
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -111,8 +112,13 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 		w.status = http.StatusOK
 	}
 	if w.stall > 0 {
-		// Deadlines are wall-clock instants of the socket: real time.
-		_ = w.rc.SetWriteDeadline(time.Now().Add(w.stall))
+		// Deadlines are wall-clock instants of the socket: real time. The
+		// deadline moves at most every stall/8, so a stalled client is cut
+		// between 7/8 of the timeout and the timeout after its last read.
+		if now := time.Now(); now.Add(w.stall).Sub(w.deadline) > w.stall/8 {
+			w.deadline = now.Add(w.stall)
+			_ = w.rc.SetWriteDeadline(w.deadline)
+		}
 	}
 	return w.ResponseWriter.Write(b)
 }
