@@ -69,3 +69,35 @@ func TestGoSDKSeesStreamCapacity(t *testing.T) {
 		t.Fatalf("slots held after the test: %+v", s)
 	}
 }
+
+// BenchmarkReject is the server's own cost of a 429: authenticate, read
+// and decode the body, find the model, refuse the slot, write the error.
+func BenchmarkReject(b *testing.B) {
+	ts := newTenancyServer(&testing.T{})
+	defer ts.eng.Close()
+	// acme's own limits (solo: 3 streams, a queue of 1): fill both.
+	lim := admission.Limits{Streams: 3, Queue: 1, QueueWait: time.Hour, RetryAfter: 5 * time.Second}
+	for range 3 {
+		tk, err := ts.adm.Admit(context.Background(), admission.Request{Tenant: "acme", Limits: lim})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer tk.Release()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _, _ = ts.adm.Admit(ctx, admission.Request{Tenant: "acme", Limits: lim}) }()
+	for ts.adm.State("acme").Queued != 1 {
+		time.Sleep(time.Millisecond)
+	}
+	body := `{"model":"stories","prompt":"Once upon a time there was a little girl","max_tokens":64,"stream":true}`
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if a := ts.do(context.Background(), "sk-acme", "/v1/completions", body); a.status != 429 {
+				b.Errorf("status %d", a.status)
+				return
+			}
+		}
+	})
+}
