@@ -23,7 +23,7 @@ type Error struct {
 	Type       string  `json:"type"`
 	Param      *string `json:"param"`
 	Code       any     `json:"code"`                  // a string, null, or (429) the status
-	RetryAfter int     `json:"retry_after,omitempty"` // seconds, with 429 and 408
+	RetryAfter int     `json:"retry_after,omitempty"` // seconds, with 429, 408 and 503
 }
 
 func (e *Error) Error() string { return e.Message }
@@ -36,6 +36,9 @@ var (
 	errNotReady     = errors.New("server is loading")
 	errUnsupported  = errors.New("unsupported")
 )
+
+// unavailableRetryAfter is the back-off advised with a 503 (seconds).
+const unavailableRetryAfter = 5
 
 // invalid is a 400 about one request parameter.
 func invalid(param, format string, args ...any) *Error {
@@ -103,7 +106,10 @@ func classify(err error, promptParam string) *Error {
 	case errors.Is(err, errUnsupported):
 		return apiError(http.StatusBadRequest, "invalid_request_error", "", "unsupported", err.Error())
 	case errors.Is(err, errDraining), errors.Is(err, errNotReady), errors.Is(err, engine.ErrClosed):
-		return apiError(http.StatusServiceUnavailable, "service_unavailable", "", "", err.Error())
+		// Retry-After: a load balancer or SDK retries elsewhere or later.
+		e := apiError(http.StatusServiceUnavailable, "service_unavailable", "", "", err.Error())
+		e.RetryAfter = unavailableRetryAfter
+		return e
 	case errors.Is(err, engine.ErrAborted), errors.Is(err, context.Canceled):
 		return apiError(499, "cancelled", "", "", err.Error()) // only logged: the client is gone
 	default:

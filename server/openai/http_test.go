@@ -120,8 +120,9 @@ func TestRequestIDAndEndpoints(t *testing.T) {
 	if code, _ := ts.get("/health"); code != 503 {
 		t.Fatalf("health while draining: %d", code)
 	}
-	if code, body, _ := ts.post("/v1/completions", `{"prompt": "x"}`); code != 503 || !strings.Contains(body, "shutting down") {
-		t.Fatalf("request while draining: %d %s", code, body)
+	if code, body, h := ts.post("/v1/completions", `{"prompt": "x"}`); code != 503 || !strings.Contains(body, "shutting down") ||
+		h["Retry-After"] != "5" {
+		t.Fatalf("request while draining: %d %s %v", code, body, h)
 	}
 }
 
