@@ -213,6 +213,9 @@ func (b *builder) finish(root int32) (*Grammar, error) {
 		n.eps, n.calls = nil, nil
 	}
 	g := &Grammar{nodes: b.nodes, rules: b.rules, root: root}
+	if !g.prune() {
+		return nil, fmt.Errorf("%w: the schema accepts nothing", ErrInvalidSchema)
+	}
 	if err := g.checkLeftRecursion(); err != nil {
 		return nil, err
 	}
@@ -301,4 +304,55 @@ func (g *Grammar) leadingCalls(n int32, nullable []bool) []int32 {
 	}
 	walk(n)
 	return out
+}
+
+// prune removes every transition into a dead end (a node from which its
+// rule cannot end, say the value of a property whose schema accepts
+// nothing), so that a matcher never walks into a state with no way out.
+// It reports whether the root rule accepts anything.
+func (g *Grammar) prune() bool {
+	live := make([]bool, len(g.nodes))
+	productive := make([]bool, len(g.rules))
+	liveNode := func(n int32) bool {
+		nd := &g.nodes[n]
+		if nd.canEnd {
+			return true
+		}
+		for _, m := range nd.cons {
+			for _, e := range g.nodes[m].edges {
+				if live[e.to] {
+					return true
+				}
+			}
+		}
+		for _, c := range nd.ccalls {
+			if productive[c.rule] && live[c.ret] {
+				return true
+			}
+		}
+		return false
+	}
+	for changed := true; changed; {
+		changed = false
+		for i := len(g.nodes) - 1; i >= 0; i-- {
+			if !live[i] && liveNode(int32(i)) {
+				live[i], changed = true, true
+			}
+		}
+		for r := range g.rules {
+			if !productive[r] && live[g.rules[r].entry] {
+				productive[r], changed = true, true
+			}
+		}
+	}
+	for i := range g.nodes {
+		nd := &g.nodes[i]
+		nd.edges = slices.DeleteFunc(nd.edges, func(e edge) bool { return !live[e.to] })
+		nd.ccalls = slices.DeleteFunc(nd.ccalls, func(c call) bool { return !productive[c.rule] || !live[c.ret] })
+	}
+	for i := range g.nodes {
+		nd := &g.nodes[i]
+		nd.cons = slices.DeleteFunc(nd.cons, func(m int32) bool { return len(g.nodes[m].edges) == 0 })
+	}
+	return productive[g.root]
 }

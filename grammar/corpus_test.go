@@ -1,6 +1,7 @@
 package grammar
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -181,10 +182,10 @@ func flatSchemas(c *compiler, schemas []any, depth int) []*object {
 
 type corpusStats struct {
 	files, exact, relaxed, unsupported, failed int
-	valid, validOK, invalid, invalidRejected     int
-	wrongExact, wrongRelaxed                     int
-	errs                                         map[string]int
-	falseRejects, wrongAccepts                   []string
+	valid, validOK, invalid, invalidRejected   int
+	wrongExact, wrongRelaxed                   int
+	errs                                       map[string]int
+	falseRejects, wrongAccepts                 []string
 }
 
 // TestCorpus compiles every schema of the corpus and runs each test
@@ -336,7 +337,11 @@ func pyValidate(t *testing.T, pairs [][2][]byte) (failures []string, ok bool) {
 	tmp := filepath.Join(t.TempDir(), "pairs.jsonl")
 	var b strings.Builder
 	for _, p := range pairs {
-		fmt.Fprintf(&b, "{\"schema\":%s,\"instance\":%s}\n", p[0], p[1])
+		var s, inst bytes.Buffer
+		if json.Compact(&s, p[0]) != nil || json.Compact(&inst, p[1]) != nil {
+			t.Fatalf("not JSON: %q", p[1])
+		}
+		fmt.Fprintf(&b, "{\"schema\":%s,\"instance\":%s}\n", s.Bytes(), inst.Bytes())
 	}
 	if err := os.WriteFile(tmp, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
@@ -349,21 +354,24 @@ except ImportError:
     sys.exit(3)
 for i, line in enumerate(open(sys.argv[1])):
     d = json.loads(line)
-    cls = jsonschema.validators.validator_for(d["schema"])
     try:
+        cls = jsonschema.validators.validator_for(d["schema"], default=jsonschema.Draft202012Validator)
         cls(d["schema"], format_checker=cls.FORMAT_CHECKER).validate(d["instance"])
     except jsonschema.ValidationError as e:
         print(i, json.dumps(e.message[:200]))
     except Exception as e:
         print(i, json.dumps("error: " + str(e)[:200]))
 `
-	out, err := exec.Command(py, "-c", script, tmp).Output()
+	cmd := exec.Command(py, "-c", script, tmp)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) && ee.ExitCode() == 3 {
 		return nil, false
 	}
 	if err != nil {
-		t.Fatalf("python: %v", err)
+		t.Fatalf("python: %v: %s", err, stderr.String())
 	}
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		if line != "" {

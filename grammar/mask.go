@@ -1,7 +1,6 @@
 package grammar
 
 import (
-	"math/bits"
 	"sync/atomic"
 )
 
@@ -291,13 +290,4 @@ func (m *Matcher) Clone() *Matcher {
 	}
 	c.cur = append([]config(nil), m.cur...)
 	return c
-}
-
-// popcount is the number of set bits of a mask.
-func popcount(mask []uint64) int {
-	n := 0
-	for _, w := range mask {
-		n += bits.OnesCount64(w)
-	}
-	return n
 }
