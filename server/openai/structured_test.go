@@ -191,7 +191,8 @@ func TestStructuredOutputErrors(t *testing.T) {
 		{`"response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {"not": {}}}}`, "response_format", "unsupported"},
 		{`"response_format": {"type": "xml"}`, "response_format", "xml"},
 		{`"response_format": {"type": "json_object"}, "guided_json": {"type": "object"}`, "guided_json", "both"},
-		{`"guided_json": {"$ref": "#"}`, "guided_json", "left-recursive"},
+		{`"guided_json": {"$ref": "#"}`, "guided_json", "accepts nothing"},
+		{`"guided_json": {"anyOf": [{"$ref": "#"}, {"type": "null"}]}`, "guided_json", "left-recursive"},
 		{`"guided_json": {"type": "string", "pattern": "\\bword"}`, "guided_json", "pattern"},
 	}
 	for _, tc := range cases {
