@@ -15,6 +15,7 @@ type sseWriter struct {
 	// consumer flushes when it has nothing more to send right now, so
 	// events that piled up while the writer was busy leave in one write).
 	held bool
+	buf  []byte // the event being written
 }
 
 func newSSE(w http.ResponseWriter) *sseWriter {
@@ -37,14 +38,18 @@ func (s *sseWriter) start() {
 // send writes one event and flushes it to the client.
 func (s *sseWriter) send(v any) error {
 	s.start()
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
+	buf := append(s.buf[:0], "data: "...)
+	if b, ok := appendChunk(buf, v); ok {
+		buf = b
+	} else {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		buf = append(buf, b...)
 	}
-	buf := make([]byte, 0, len(b)+8)
-	buf = append(buf, "data: "...)
-	buf = append(buf, b...)
 	buf = append(buf, '\n', '\n')
+	s.buf = buf // reused: Write copies it
 	if _, err := s.w.Write(buf); err != nil {
 		return err
 	}
