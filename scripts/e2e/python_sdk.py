@@ -534,8 +534,23 @@ def error_bad_parameters(ctx: Ctx):
     expect_error(BR, lambda: ctx.chat(max_tokens=4, logit_bias={"99999": 5}), "logit_bias key outside the vocabulary",
                  400, param="logit_bias")
     expect_error(BR, lambda: ctx.chat(response_format={
-        "type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "object"}}}),
-        "response_format json_schema", 400, param="response_format")
+        "type": "json_schema", "json_schema": {"name": "x", "schema": {"not": {"type": "string"}}}}),
+        "response_format json_schema with an unsupported keyword", 400, param="response_format")
+
+
+@check
+def structured_output_json_schema(ctx: Ctx):
+    # Grammar-masked decoding: even the 260K story model answers in the schema.
+    schema = {"type": "object", "properties": {"name": {"type": "string", "maxLength": 12},
+                                               "age": {"type": "integer", "minimum": 0, "maximum": 120}},
+              "required": ["name", "age"], "additionalProperties": False}
+    r = ctx.chat(max_tokens=200, temperature=0,
+                 response_format={"type": "json_schema", "json_schema": {"name": "person", "schema": schema, "strict": True}})
+    content = r.choices[0].message.content
+    expect_eq(r.choices[0].finish_reason, "stop", "finish_reason of a completed JSON answer")
+    obj = json.loads(content)
+    expect(set(obj) == {"name", "age"} and isinstance(obj["name"], str) and len(obj["name"]) <= 12
+           and isinstance(obj["age"], int) and 0 <= obj["age"] <= 120, "the answer fits the schema", got=obj)
 
 
 @check
