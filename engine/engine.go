@@ -76,6 +76,9 @@ type Config struct {
 	DisableChunkedPrefill bool
 	Clock                 func() time.Time // default time.Now
 	Logger                *slog.Logger     // default slog.Default()
+	// Observer receives per-step and per-request measurements on the loop
+	// goroutine (metrics); nil: none, at no cost.
+	Observer Observer
 }
 
 // Stats is a snapshot of the engine's state and counters, for metrics.
@@ -103,6 +106,8 @@ type Engine struct {
 	log       *slog.Logger
 	nextID    atomic.Uint64
 	failed    int64
+	steps     int64     // steps begun (loop only)
+	ss        StepStats // the observer's step, reused (loop only)
 
 	mu      sync.Mutex
 	inbox   []message
@@ -225,7 +230,7 @@ func (e *Engine) Generate(ctx context.Context, req Request) (*Stream, error) {
 	if err := e.validator.Prepare(&sr); err != nil {
 		return nil, err
 	}
-	st := newStream(e, sr.ID, sr.N, e.clock())
+	st := newStream(e, sr.ID, sr.N, len(sr.Prompt), e.clock())
 	if !e.send(message{add: st, req: sr, ctx: ctx}) {
 		return nil, ErrClosed
 	}

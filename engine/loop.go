@@ -111,9 +111,20 @@ func (e *Engine) safeStep(ctx context.Context) (ran bool) {
 
 // step is Schedule → Forward → Update and delivery.
 func (e *Engine) step(ctx context.Context) bool {
+	start := e.beginStep()
 	plan := e.sched.Schedule()
 	if plan.Empty() {
 		return false
+	}
+	if started := plan.Started(); len(started) > 0 {
+		if start.IsZero() {
+			start = e.clock()
+		}
+		for _, id := range started {
+			if st, ok := e.streams[id]; ok {
+				st.scheduled(start)
+			}
+		}
 	}
 	out, err := e.be.Forward(ctx, &plan.Batch)
 	if err == nil && len(out.Samples) != len(plan.Batch.Samples) {
@@ -143,6 +154,7 @@ func (e *Engine) step(ctx context.Context) bool {
 		return true
 	}
 	now := e.clock()
+	seqs, tokens := plan.NumSeqs(), plan.NumTokens()
 	events := e.sched.Update(plan, out)
 	e.publish()
 	for _, ev := range events {
@@ -150,10 +162,12 @@ func (e *Engine) step(ctx context.Context) bool {
 		if !ok {
 			continue
 		}
+		e.tick(st, now)
 		if st.push(ev, now) {
 			delete(e.streams, ev.Request)
 		}
 	}
+	e.endStep(start, now, seqs, tokens, len(events))
 	return true
 }
 

@@ -36,6 +36,7 @@ type Usage struct {
 // Timings are when the request passed each stage (by the engine's clock).
 type Timings struct {
 	Arrival    time.Time
+	Scheduled  time.Time // the start of its first step (the end of its wait in the queue); zero until then
 	FirstToken time.Time // zero until the first token
 	Finished   time.Time // zero until the end
 }
@@ -57,10 +58,18 @@ type Stream struct {
 	timings  Timings
 	stopCtx  func() bool // stops the context watcher
 	ready    chan struct{}
+	finish   FinishReason // "" until the end
+
+	// Loop only, for the observer.
+	arrival   time.Time
+	numPrompt int
+	lastStep  int64     // the latest step that delivered tokens; 0: none yet
+	lastTok   time.Time // that step's time
 }
 
-func newStream(e *Engine, id scheduler.RequestID, n int, arrival time.Time) *Stream {
-	return &Stream{e: e, id: id, n: n, ready: make(chan struct{}, 1), timings: Timings{Arrival: arrival}}
+func newStream(e *Engine, id scheduler.RequestID, n, numPrompt int, arrival time.Time) *Stream {
+	return &Stream{e: e, id: id, n: n, numPrompt: numPrompt, arrival: arrival,
+		ready: make(chan struct{}, 1), timings: Timings{Arrival: arrival}}
 }
 
 // Cancel aborts the whole request, like cancelling its context.
@@ -134,6 +143,24 @@ func (s *Stream) Timings() Timings {
 	return s.timings
 }
 
+// FinishReason is why the request ended: sequence 0's finish reason ("stop",
+// also after Stop, or "length"), "abort" when it was aborted or cancelled,
+// "error" when it failed; "" until it ends.
+func (s *Stream) FinishReason() FinishReason {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.finish
+}
+
+// scheduled records the start of the request's first step (loop side).
+func (s *Stream) scheduled(at time.Time) {
+	s.mu.Lock()
+	if s.timings.Scheduled.IsZero() {
+		s.timings.Scheduled = at
+	}
+	s.mu.Unlock()
+}
+
 // Done reports whether the request has ended (its chunks may still be unread).
 func (s *Stream) Done() bool {
 	s.mu.Lock()
@@ -164,26 +191,32 @@ func (s *Stream) push(ev scheduler.Event, now time.Time) bool {
 		s.signal()
 		return false
 	}
-	return s.finishSeqLocked(ev.Index, ev.Usage, now)
+	return s.finishSeqLocked(ev.Index, ev.Finish, ev.Usage, now)
 }
 
 // finishSeqLocked counts one finished sequence and ends the request after
 // the last; it unlocks s.mu and wakes the reader.
-func (s *Stream) finishSeqLocked(index int, u scheduler.Usage, now time.Time) bool {
+func (s *Stream) finishSeqLocked(index int, reason FinishReason, u scheduler.Usage, now time.Time) bool {
 	s.usage.PromptTokens = u.PromptTokens
 	if index == 0 { // the prompt counts once, as the first sequence saw it
 		s.usage.CachedTokens = u.CachedTokens
+		s.finish = reason
 	}
 	s.usage.CompletionTokens += u.OutputTokens
 	s.finished++
 	ended := s.finished == s.n
 	var stop func() bool
+	var rs RequestStats
 	if ended {
 		s.done, s.timings.Finished, stop = true, now, s.stopCtx
+		rs = RequestStats{Timings: s.timings, Usage: s.usage, N: s.n, Finish: s.finish}
 	}
 	s.mu.Unlock()
 	if stop != nil {
 		stop()
+	}
+	if ended && s.e.cfg.Observer != nil {
+		s.e.cfg.Observer.ObserveRequest(&rs)
 	}
 	s.signal()
 	return ended
@@ -201,7 +234,7 @@ func (s *Stream) willEnd(k int) bool {
 // reports whether the request ended.
 func (s *Stream) endSeq(index int, u scheduler.Usage, now time.Time) bool {
 	s.mu.Lock()
-	return s.finishSeqLocked(index, u, now)
+	return s.finishSeqLocked(index, FinishStop, u, now)
 }
 
 // fail ends the request with err (loop side, or Close).
@@ -211,11 +244,15 @@ func (s *Stream) fail(err error, now time.Time) {
 		s.mu.Unlock()
 		return
 	}
-	s.done, s.err, s.timings.Finished = true, err, now
+	s.done, s.err, s.timings.Finished, s.finish = true, err, now, finishOf(err)
 	stop := s.stopCtx
+	rs := RequestStats{Timings: s.timings, Usage: s.usage, N: s.n, Finish: s.finish}
 	s.mu.Unlock()
 	if stop != nil {
 		stop()
+	}
+	if o := s.e.cfg.Observer; o != nil {
+		o.ObserveRequest(&rs)
 	}
 	s.signal()
 }

@@ -15,7 +15,12 @@ type Plan struct {
 	sampled []bool
 	reqs    []RequestID
 	masks   []uint64 // backing of the constrained rows' masks
+	started []RequestID
 }
+
+// Started lists the requests whose first sequence is scheduled for the first
+// time in this step (the end of their wait in the queue).
+func (p *Plan) Started() []RequestID { return p.started }
 
 // Empty reports whether the plan has nothing to compute.
 func (p *Plan) Empty() bool { return len(p.seqs) == 0 }
@@ -47,7 +52,7 @@ func contains(ids []RequestID, id RequestID) bool {
 }
 
 func (p *Plan) reset() {
-	p.seqs, p.numNew, p.sampled = p.seqs[:0], p.numNew[:0], p.sampled[:0]
+	p.seqs, p.numNew, p.sampled, p.started = p.seqs[:0], p.numNew[:0], p.sampled[:0], p.started[:0]
 	b := &p.Batch
 	b.Tokens, b.Positions = b.Tokens[:0], b.Positions[:0]
 	b.SeqStarts, b.BlockTables, b.BlockTableStarts = b.SeqStarts[:0], b.BlockTables[:0], b.BlockTableStarts[:0]
@@ -219,6 +224,9 @@ func (sc *Scheduler) admit(s *seq, budget *int) bool {
 	s.numComputed, s.numCommit = computed, hits
 	if !s.admitted {
 		s.admitted, s.numCached = true, computed
+		if s.index == 0 {
+			sc.plan.started = append(sc.plan.started, s.req.ID)
+		}
 	}
 	sc.queue.remove(s)
 	sc.insertRunning(s)
