@@ -256,7 +256,9 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 			continue
 		}
 		st := s.opts.Stats()
-		gauge := func(d *prometheus.Desc, v float64) { ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, m) }
+		gauge := func(d *prometheus.Desc, v float64) {
+			ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, m)
+		}
 		gauge(descRunning, float64(st.Running))
 		gauge(descWaiting, float64(st.Waiting))
 		gauge(descKVUsage, st.KVUsage)
