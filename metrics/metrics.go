@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -109,6 +110,7 @@ func (r *Registry) Gatherer() prometheus.Gatherer {
 				out = append(out, &dto.MetricFamily{Name: &old, Help: f.Help, Type: f.Type, Unit: f.Unit, Metric: f.Metric})
 			}
 		}
+		slices.SortFunc(out, func(a, b *dto.MetricFamily) int { return strings.Compare(a.GetName(), b.GetName()) })
 		return out, nil
 	})
 }

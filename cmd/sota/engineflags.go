@@ -28,6 +28,8 @@ type engineFlags struct {
 	// autoPolicy is what --scheduling-policy auto means for the command
 	// ("" = fcfs); serve sets fair in multi-tenant mode.
 	autoPolicy string
+	// observer, when set, gets the next engine's measurements (metrics).
+	observer engine.Observer
 }
 
 // cpuOptions turns the flags into CPU backend options.
@@ -76,6 +78,7 @@ func (f *engineFlags) newEngine(be backend.Backend, eos []int32, maxModelLen int
 		EnablePrefixCaching: f.EnablePrefixCaching,
 		LongPrefillTokens:   f.LongPrefillTokens,
 		Logger:              logger,
+		Observer:            f.observer,
 	}
 	e, err := engine.New(be, cfg)
 	if err != nil {

@@ -19,7 +19,8 @@ import (
 var version = "dev"
 
 type cli struct {
-	LogLevel slog.Level `help:"Log level: debug, info, warn, error." default:"info" env:"SOTA_LOG_LEVEL"`
+	LogLevel  slog.Level `help:"Log level: debug, info, warn, error." default:"info" env:"SOTA_LOG_LEVEL"`
+	LogFormat string     `help:"Log format: text (key=value) or json (one object per line)." enum:"text,json" default:"text" env:"SOTA_LOG_FORMAT"`
 
 	Serve    serveCmd    `cmd:"" help:"Serve the OpenAI-compatible HTTP API (default: the built-in demo model on 127.0.0.1:8080)."`
 	Generate generateCmd `cmd:"" help:"Generate text from a prompt (default: the built-in demo model on the CPU)."`
@@ -83,7 +84,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int
 		fmt.Fprintf(stderr, "sota: %v (see 'sota --help')\n", err)
 		return 2
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: c.LogLevel}))
+	var handler slog.Handler = slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: c.LogLevel})
+	if c.LogFormat == "json" {
+		handler = slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: c.LogLevel})
+	}
+	logger := slog.New(handler)
 	if err := kctx.Run(&runContext{ctx: ctx, logger: logger, stdout: stdout, stderr: stderr}); err != nil {
 		fmt.Fprintln(stderr, "sota:", err)
 		return 1

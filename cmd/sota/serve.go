@@ -50,6 +50,10 @@ type serveCmd struct {
 	deviceFlags  `embed:""`
 	engineFlags  `embed:""`
 	tenancyFlags `embed:""`
+	jobsFlags    `embed:""`
+	observeFlags `embed:""`
+
+	obs *observability
 }
 
 // demoChatTemplate lets the built-in story model take chat requests: the
@@ -88,6 +92,10 @@ func (c *serveCmd) Run(rc *runContext) error {
 		return err
 	}
 	defer ten.close()
+	if c.obs, err = c.observeFlags.setup(rc); err != nil {
+		return err
+	}
+	defer c.obs.close()
 	if ten.mode == "keys" {
 		c.autoPolicy = "fair" // tenants share the engine by tokens served, weighted by tier
 	}
@@ -148,18 +156,27 @@ func (c *serveCmd) Run(rc *runContext) error {
 		api[i] = s.m
 	}
 	srv, err := openai.New(openai.Config{Models: api, Logger: rc.logger, Version: version,
-		Auth: ten.auth, Admission: ten.admission, Usage: ten.usage, UsageReader: ten.usageDB, Idempotency: ten.idem, StreamStallTimeout: c.StreamStallTimeout})
+		Auth: ten.auth, Admission: ten.admission, Usage: ten.usage, UsageReader: ten.usageDB, Idempotency: ten.idem, StreamStallTimeout: c.StreamStallTimeout,
+		Observe: c.obs.server(ten.admission)})
 	if err != nil {
 		hs.Close()
 		return err
 	}
 	h := srv.Handler()
+	jobsAPI, err := c.jobsFlags.setup(rc, ten, srv)
+	if err != nil {
+		hs.Close()
+		return err
+	}
+	defer jobsAPI.close()
+	h = jobsAPI.handler(h)
 	if ten.admin != nil {
 		mux := http.NewServeMux()
 		mux.Handle("/admin/", ten.admin)
 		mux.Handle("/", h)
 		h = mux
 	}
+	h = c.obs.mount(h)
 	handler.Store(&h)
 	names := make([]string, len(api))
 	for i, m := range api {
@@ -174,6 +191,7 @@ func (c *serveCmd) Run(rc *runContext) error {
 	}
 	// Drain: refuse new requests (503), let running ones finish.
 	rc.logger.Info("draining", "timeout", c.DrainTimeout)
+	jobsAPI.close() // running jobs stop here and run again at the next start
 	srv.Drain()
 	drained := make(chan struct{})
 	go func() { srv.Wait(); close(drained) }()
@@ -259,11 +277,18 @@ func (c *serveCmd) loadOne(rc *runContext, name, dir string) (served, error) {
 			return s, err
 		}
 	}
+	g := s.be.Geometry()
+	if c.observer, err = c.obs.engineObserver(name, g.BlockSize, g.NumBlocks-1); err != nil {
+		s.be.Close()
+		s.be = nil
+		return s, err
+	}
 	if s.eng, err = c.newEngine(s.be, l.m.EOSTokenIDs(), c.MaxModelLen, rc.logger); err != nil {
 		s.be.Close()
 		s.be = nil
 		return s, err
 	}
+	c.obs.started(name, s.eng)
 	aliases := []string(nil)
 	if len(c.ServedModelName) > 1 {
 		aliases = c.ServedModelName[1:]

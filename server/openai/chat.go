@@ -83,6 +83,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		writeError(w, classify(err, "messages"))
 		return
 	}
+	recordFrom(ctx).track(st)
 	skip := skipSpecial(&req.common)
 	if cp.parser == ToolParserMistral {
 		skip = false // [TOOL_CALLS] is a special token

@@ -176,6 +176,7 @@ func (m *Model) generateAll(ctx context.Context, er engine.Request, prompts [][]
 			return nil, err
 		}
 		streams = append(streams, st)
+		recordFrom(ctx).track(st)
 	}
 	return streams, nil
 }

@@ -45,6 +45,8 @@ type Config struct {
 	// Idempotency keeps responses to requests with a client X-Request-Id
 	// for replay to retries; nil: retries run again.
 	Idempotency IdempotencyStore
+	// Observe sets the metrics, access log and traces; zero: none.
+	Observe Observability
 }
 
 // Server is the OpenAI-compatible HTTP API over a set of models.
@@ -172,6 +174,7 @@ func (s *Server) api(method string, h http.HandlerFunc) http.HandlerFunc {
 			if sw.stall > 0 {
 				_ = sw.rc.SetWriteDeadline(time.Time{})
 			}
+			s.observe(r, rec)
 			s.recordUsage(r, rec)
 		}()
 		defer func() {

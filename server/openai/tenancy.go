@@ -56,6 +56,7 @@ type requestRecord struct {
 	admitted   bool
 	firstToken time.Time
 	usage      usage
+	obs        observed
 }
 
 type recordKey struct{}
@@ -209,6 +210,7 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, m *Model, request
 		h.Set("X-Ratelimit-Remaining-Streams", "0")
 		rec.mu.Lock()
 		rec.queued = s.cfg.Now().Sub(asked) // a timed-out request waited the whole limit
+		rec.obs.asked = asked
 		rec.mu.Unlock()
 		return nil, classify(err, "")
 	}
@@ -216,6 +218,7 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, m *Model, request
 	h.Set("X-Ratelimit-Remaining-Streams", strconv.Itoa(max(0, lim.Streams-tk.InUse)))
 	rec.mu.Lock()
 	rec.admitted, rec.queued = true, tk.Waited
+	rec.obs.asked = asked
 	rec.mu.Unlock()
 	return g, nil
 }
