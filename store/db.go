@@ -172,6 +172,80 @@ CREATE TABLE idempotent (
 ) STRICT;
 CREATE INDEX idempotent_created ON idempotent(created);
 `,
+	// 2: async jobs, webhook secrets and deliveries, files and batches (the
+	// OpenAI Batch API over the jobs).
+	`
+CREATE TABLE jobs (
+	seq           INTEGER PRIMARY KEY,
+	id            TEXT NOT NULL UNIQUE,
+	tenant        TEXT NOT NULL,
+	key_id        TEXT NOT NULL,
+	principal     BLOB NOT NULL,
+	model         TEXT NOT NULL,
+	endpoint      TEXT NOT NULL,
+	body          BLOB NOT NULL,
+	status        TEXT NOT NULL,
+	attempts      INTEGER NOT NULL DEFAULT 0,
+	created       INTEGER NOT NULL,
+	started       INTEGER NOT NULL DEFAULT 0,
+	finished      INTEGER NOT NULL DEFAULT 0,
+	deadline      INTEGER NOT NULL DEFAULT 0,
+	partial       BLOB NOT NULL,
+	result_status INTEGER NOT NULL DEFAULT 0,
+	result        BLOB NOT NULL,
+	webhook_url   TEXT NOT NULL DEFAULT '',
+	batch_id      TEXT NOT NULL DEFAULT '',
+	custom_id     TEXT NOT NULL DEFAULT ''
+) STRICT;
+CREATE INDEX jobs_tenant_seq ON jobs(tenant, seq);
+CREATE INDEX jobs_unfinished ON jobs(seq) WHERE finished = 0;
+CREATE INDEX jobs_finished ON jobs(finished) WHERE finished > 0;
+CREATE INDEX jobs_batch ON jobs(batch_id, seq) WHERE batch_id != '';
+
+CREATE TABLE webhook_secrets (
+	tenant  TEXT PRIMARY KEY,
+	secret  TEXT NOT NULL,
+	created INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE webhook_deliveries (
+	id          TEXT PRIMARY KEY,
+	job_id      TEXT NOT NULL,
+	tenant      TEXT NOT NULL,
+	url         TEXT NOT NULL,
+	event       TEXT NOT NULL,
+	payload     BLOB NOT NULL,
+	attempts    INTEGER NOT NULL DEFAULT 0,
+	next_at     INTEGER NOT NULL,
+	last_status INTEGER NOT NULL DEFAULT 0,
+	last_error  TEXT NOT NULL DEFAULT '',
+	delivered   INTEGER NOT NULL DEFAULT 0,
+	failed      INTEGER NOT NULL DEFAULT 0,
+	created     INTEGER NOT NULL
+) STRICT;
+CREATE INDEX webhook_due ON webhook_deliveries(next_at) WHERE delivered = 0 AND failed = 0;
+CREATE INDEX webhook_job ON webhook_deliveries(job_id);
+
+CREATE TABLE files (
+	id       TEXT PRIMARY KEY,
+	tenant   TEXT NOT NULL,
+	purpose  TEXT NOT NULL,
+	filename TEXT NOT NULL,
+	bytes    INTEGER NOT NULL,
+	created  INTEGER NOT NULL,
+	data     BLOB NOT NULL
+) STRICT;
+CREATE INDEX files_tenant ON files(tenant, created);
+
+CREATE TABLE batches (
+	id      TEXT PRIMARY KEY,
+	tenant  TEXT NOT NULL,
+	status  TEXT NOT NULL,
+	created INTEGER NOT NULL,
+	object  BLOB NOT NULL
+) STRICT;
+CREATE INDEX batches_tenant ON batches(tenant, created);
+`,
 }
 
 // migrate applies the migrations the file has not seen, each in its own

@@ -50,6 +50,7 @@ type serveCmd struct {
 	deviceFlags  `embed:""`
 	engineFlags  `embed:""`
 	tenancyFlags `embed:""`
+	jobsFlags    `embed:""`
 	observeFlags `embed:""`
 
 	obs *observability
@@ -162,6 +163,13 @@ func (c *serveCmd) Run(rc *runContext) error {
 		return err
 	}
 	h := srv.Handler()
+	jobsAPI, err := c.jobsFlags.setup(rc, ten, srv)
+	if err != nil {
+		hs.Close()
+		return err
+	}
+	defer jobsAPI.close()
+	h = jobsAPI.handler(h)
 	if ten.admin != nil {
 		mux := http.NewServeMux()
 		mux.Handle("/admin/", ten.admin)
@@ -183,6 +191,7 @@ func (c *serveCmd) Run(rc *runContext) error {
 	}
 	// Drain: refuse new requests (503), let running ones finish.
 	rc.logger.Info("draining", "timeout", c.DrainTimeout)
+	jobsAPI.close() // running jobs stop here and run again at the next start
 	srv.Drain()
 	drained := make(chan struct{})
 	go func() { srv.Wait(); close(drained) }()

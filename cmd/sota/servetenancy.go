@@ -42,6 +42,7 @@ type tenancySetup struct {
 	idem      openai.IdempotencyStore
 	usageDB   openai.UsageReader
 	admin     http.Handler // nil: no admin API
+	db        *store.DB    // nil: none open (open mode without a database file)
 	closers   []func()
 }
 
@@ -109,6 +110,7 @@ func (f *tenancyFlags) setup(ctx context.Context, rc *runContext, host string) (
 			ts.close()
 			return nil, err
 		}
+		ts.db = db
 		ulog := store.NewUsageLog(db, rc.logger)
 		ts.closers = append(ts.closers, ulog.Close)
 		ts.usage, ts.usageDB = usageSink{ulog}, db

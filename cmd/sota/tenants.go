@@ -12,6 +12,8 @@ import (
 type tenantsCmd struct {
 	Set  tenantsSetCmd  `cmd:"" help:"Create a tenant or change its tier or stream cap."`
 	List tenantsListCmd `cmd:"" help:"List tenants with their tiers, stream caps and active keys."`
+
+	WebhookSecret tenantsWebhookSecretCmd `cmd:"" name:"webhook-secret" help:"Print the tenant's webhook signing secret (made on first use)."`
 }
 
 type tenantsSetCmd struct {

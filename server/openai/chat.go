@@ -78,6 +78,10 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	er.Prompt = cp.ids
 	g.apply(&er)
 	ctx := r.Context()
+	if checkOnly(ctx) {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
 	st, err := m.Engine.Generate(ctx, er)
 	if err != nil {
 		writeError(w, classify(err, "messages"))
@@ -262,8 +266,12 @@ func (c *chatRun) respond(ctx context.Context, w http.ResponseWriter, st *engine
 			choices[i].Logprobs = &chatLogprobs{Content: []chatTokenLogprob{}}
 		}
 	}
+	progress := progressFrom(ctx)
 	u, err := c.m.consume(ctx, st, c.opts, func(d delta) error {
 		text[d.Seq].WriteString(d.Text)
+		if progress != nil && d.Text != "" {
+			progress(d.Seq, d.Text)
+		}
 		if lp := choices[d.Seq].Logprobs; lp != nil {
 			lp.Content = append(lp.Content, c.logprobs(d.Logprobs)...)
 		}

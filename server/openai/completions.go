@@ -61,6 +61,10 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
 	}
 	g.apply(&er)
 	ctx := r.Context()
+	if checkOnly(ctx) {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
 	streams, err := m.generateAll(ctx, er, prompts)
 	if err != nil {
 		writeError(w, classify(err, "prompt"))
@@ -209,10 +213,14 @@ func (c *completionRun) respond(ctx context.Context, w http.ResponseWriter, stre
 				TopLogprobs: []map[string]float32{}, TextOffset: []int{}}
 		}
 	}
+	progress := progressFrom(ctx)
 	u, err := runAll(ctx, c.m, streams, opts, func(p int, d delta) error {
 		i := p*c.n + d.Seq
 		offsets[i] = c.addLogprobs(choices[i].Logprobs, d.Logprobs, offsets[i])
 		text[i].WriteString(d.Text)
+		if progress != nil && d.Text != "" {
+			progress(i, d.Text)
+		}
 		if d.Finish != "" {
 			f := d.Finish
 			choices[i].FinishReason = &f

@@ -198,12 +198,13 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, m *Model, request
 	rec.class = class
 	rec.mu.Unlock()
 	g := &grant{class: class, p: p}
-	if s.cfg.Admission == nil {
+	adm := s.admitter(r.Context())
+	if adm == nil {
 		return g, nil
 	}
 	lim := p.Limits()
 	asked := s.cfg.Now()
-	tk, err := s.cfg.Admission.Admit(r.Context(), admission.Request{Tenant: p.Tenant, Limits: lim, Class: class})
+	tk, err := adm.Admit(r.Context(), admission.Request{Tenant: p.Tenant, Limits: lim, Class: class})
 	h := w.Header()
 	h.Set("X-Ratelimit-Limit-Streams", strconv.Itoa(lim.Streams))
 	if err != nil {
