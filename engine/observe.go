@@ -54,7 +54,9 @@ type StepStats struct {
 // RequestStats is one ended request.
 type RequestStats struct {
 	Timings Timings
-	Usage   Usage
+	// Usage counts the prompt and every token generated (stop tokens and
+	// the tokens of an aborted request included).
+	Usage Usage
 	N       int
 	// Finish is why it ended: sequence 0's reason ("stop", also for a
 	// Stream.Stop, or "length"), "abort" (cancelled, aborted or closed) or

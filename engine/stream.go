@@ -65,6 +65,7 @@ type Stream struct {
 	numPrompt int
 	lastStep  int64     // the latest step that delivered tokens; 0: none yet
 	lastTok   time.Time // that step's time
+	generated int       // tokens pushed, over all sequences (under mu)
 }
 
 func newStream(e *Engine, id scheduler.RequestID, n, numPrompt int, arrival time.Time) *Stream {
@@ -152,6 +153,14 @@ func (s *Stream) FinishReason() FinishReason {
 	return s.finish
 }
 
+// statsLocked is the ended request's stats for the observer: its prompt
+// and every token it generated, also when it was aborted.
+func (s *Stream) statsLocked() RequestStats {
+	u := s.usage
+	u.PromptTokens, u.CompletionTokens = s.numPrompt, s.generated
+	return RequestStats{Timings: s.timings, Usage: u, N: s.n, Finish: s.finish}
+}
+
 // scheduled records the start of the request's first step (loop side).
 func (s *Stream) scheduled(at time.Time) {
 	s.mu.Lock()
@@ -183,6 +192,7 @@ func (s *Stream) push(ev scheduler.Event, now time.Time) bool {
 	}
 	s.mu.Lock()
 	s.buf = append(s.buf, c)
+	s.generated++
 	if s.timings.FirstToken.IsZero() {
 		s.timings.FirstToken = now
 	}
@@ -209,7 +219,7 @@ func (s *Stream) finishSeqLocked(index int, reason FinishReason, u scheduler.Usa
 	var rs RequestStats
 	if ended {
 		s.done, s.timings.Finished, stop = true, now, s.stopCtx
-		rs = RequestStats{Timings: s.timings, Usage: s.usage, N: s.n, Finish: s.finish}
+		rs = s.statsLocked()
 	}
 	s.mu.Unlock()
 	if stop != nil {
@@ -246,7 +256,7 @@ func (s *Stream) fail(err error, now time.Time) {
 	}
 	s.done, s.err, s.timings.Finished, s.finish = true, err, now, finishOf(err)
 	stop := s.stopCtx
-	rs := RequestStats{Timings: s.timings, Usage: s.usage, N: s.n, Finish: s.finish}
+	rs := s.statsLocked()
 	s.mu.Unlock()
 	if stop != nil {
 		stop()
