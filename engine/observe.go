@@ -57,7 +57,7 @@ type RequestStats struct {
 	// Usage counts the prompt and every token generated (stop tokens and
 	// the tokens of an aborted request included).
 	Usage Usage
-	N       int
+	N     int
 	// Finish is why it ended: sequence 0's reason ("stop", also for a
 	// Stream.Stop, or "length"), "abort" (cancelled, aborted or closed) or
 	// "error".
