@@ -73,7 +73,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int
 		fmt.Fprintln(stderr, "sota-bench:", err)
 		return 2
 	}
-	cfg.args = append([]string{"sota-bench"}, args...)
+	cfg.args = append([]string{"sota-bench"}, redactArgs(args)...)
 	failed, err := benchmark(ctx, cfg, logger, stdout, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "sota-bench:", err)
@@ -122,4 +122,35 @@ func levelMapper() kong.MapperFunc {
 		target.Set(reflect.ValueOf(l))
 		return nil
 	}
+}
+
+// redactArgs is the command line as recorded in results: API keys (of
+// --api-key and of --tenant's key=) are replaced, so a committed result
+// never holds one.
+func redactArgs(args []string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		switch {
+		case i > 0 && args[i-1] == "--api-key", strings.HasPrefix(a, "--api-key="):
+			if strings.HasPrefix(a, "--api-key=") {
+				a = "--api-key=REDACTED"
+			} else {
+				a = "REDACTED"
+			}
+		case i > 0 && args[i-1] == "--tenant", strings.HasPrefix(a, "--tenant="):
+			prefix, spec := "", a
+			if rest, ok := strings.CutPrefix(a, "--tenant="); ok {
+				prefix, spec = "--tenant=", rest
+			}
+			parts := strings.Split(spec, ",")
+			for j, p := range parts {
+				if k, _, ok := strings.Cut(p, "="); ok && k == "key" {
+					parts[j] = "key=REDACTED"
+				}
+			}
+			a = prefix + strings.Join(parts, ",")
+		}
+		out[i] = a
+	}
+	return out
 }

@@ -125,3 +125,16 @@ func TestRun(t *testing.T) {
 		}
 	}
 }
+
+func TestRedactArgs(t *testing.T) {
+	in := []string{"--base-url", "http://x", "--api-key", "sk-1", "--api-key=sk-2", "--tenant", "name=a,key=sk-3,weight=1",
+		"--tenant=key=sk-4,name=b"}
+	want := []string{"--base-url", "http://x", "--api-key", "REDACTED", "--api-key=REDACTED", "--tenant",
+		"name=a,key=REDACTED,weight=1", "--tenant=key=REDACTED,name=b"}
+	got := redactArgs(in)
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("redactArgs = %q, want %q", got, want)
+		}
+	}
+}
