@@ -149,8 +149,8 @@ func TopTenants(states []admission.TenantState, n int) []admission.TenantState {
 	})
 	var other *admission.TenantState
 	out := ts[:0]
-	for i, t := range ts {
-		if i < n && t.Tenant != OtherTenant {
+	for _, t := range ts {
+		if len(out) < n && t.Tenant != OtherTenant {
 			out = append(out, t)
 			continue
 		}

@@ -117,12 +117,17 @@ func (s *Server) observe(r *http.Request, rec *requestRecord) {
 }
 
 // finish is the request's finish reason: its first engine request's ("" when
-// it made none). Call with rec.mu held.
+// it made none). Call with rec.mu held, after the handler returned: an
+// engine request still running then is being aborted (the handler cancelled
+// it on its way out, and the engine has not yet taken the message).
 func (rec *requestRecord) finish() engine.FinishReason {
 	if len(rec.obs.streams) == 0 {
 		return ""
 	}
-	return rec.obs.streams[0].FinishReason()
+	if f := rec.obs.streams[0].FinishReason(); f != "" {
+		return f
+	}
+	return engine.FinishAbort
 }
 
 // trace exports the request's span tree, built from the timestamps the
@@ -167,6 +172,10 @@ func (s *Server) trace(r *http.Request, rec *requestRecord, endpoint string, sta
 	}
 	for i, st := range rec.obs.streams {
 		t := st.Timings()
+		finish := st.FinishReason()
+		if t.Finished.IsZero() { // being aborted (see finish)
+			t.Finished, finish = end, engine.FinishAbort
+		}
 		var attrs []attribute.KeyValue
 		if len(rec.obs.streams) > 1 {
 			attrs = append(attrs, attribute.Int("sota.prompt_index", i))
@@ -177,7 +186,7 @@ func (s *Server) trace(r *http.Request, rec *requestRecord, endpoint string, sta
 		}
 		child("queue", t.Arrival, queued, attrs...)
 		child("prefill", t.Scheduled, t.FirstToken, attrs...)
-		child("decode", t.FirstToken, t.Finished, append(attrs, attribute.String("sota.finish_reason", string(st.FinishReason())))...)
+		child("decode", t.FirstToken, t.Finished, append(attrs, attribute.String("sota.finish_reason", string(finish)))...)
 	}
 	root.End(trace.WithTimestamp(end))
 	return root.SpanContext().TraceID().String()
