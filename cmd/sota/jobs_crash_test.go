@@ -167,10 +167,10 @@ func TestJobsSurviveSIGKILL(t *testing.T) {
 	}
 	defer st.Close()
 	type outcome struct {
-		id       string
-		job      crashJob
+		id        string
+		job       crashJob
 		got, want string
-		err      error
+		err       error
 	}
 	results := make(chan outcome, len(bodies))
 	for id, body := range bodies {
