@@ -294,7 +294,10 @@ func (c *serveCmd) loadOne(rc *runContext, name, dir string) (served, error) {
 		aliases = c.ServedModelName[1:]
 	}
 	s.m = &openai.Model{Name: name, Aliases: aliases, Engine: s.eng, Tokenizer: l.tok, Template: tmpl,
-		ToolParser: parser, ReasoningParser: reasoning, Defaults: requestDefaults(l)}
+		ToolParser: parser, ReasoningParser: reasoning, Defaults: requestDefaults(l), Backend: c.Device}
+	if c.Backend == "fake" {
+		s.m.Backend = "fake"
+	}
 	rc.logger.Info("model ready", "model", name, "backend", c.Backend, "device", c.Device,
 		"max_model_len", s.eng.MaxModelLen(), "chat", tmpl != nil, "tool_call_parser", string(parser))
 	return s, nil

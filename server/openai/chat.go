@@ -76,6 +76,14 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	er.Prompt = cp.ids
+	limit := "max_tokens"
+	if req.MaxCompletionTokens != nil {
+		limit = "max_completion_tokens"
+	}
+	if e := m.fits(len(cp.ids), er.MaxTokens, limit); e != nil {
+		writeError(w, e)
+		return
+	}
 	g.apply(&er)
 	ctx := r.Context()
 	if checkOnly(ctx) {
@@ -307,7 +315,7 @@ func (c *chatRun) respond(ctx context.Context, w http.ResponseWriter, st *engine
 		}
 		choices[i].Message = msg
 	}
-	writeJSON(w, http.StatusOK, chatCompletion{ID: c.id, Object: "chat.completion", Created: c.created,
+	writeJSON(w, http.StatusOK, chatCompletion{ID: c.id, Object: "chat.completion", Created: c.created, SystemFingerprint: c.m.fingerprint,
 		Model: c.name, Choices: choices, Usage: &u})
 }
 
@@ -319,7 +327,7 @@ func (c *chatRun) stream(ctx context.Context, w http.ResponseWriter, st *engine.
 		chunkUsage = nullUsage
 	}
 	chunk := func(ch chatChunkChoice) error {
-		return sse.send(chatChunk{ID: c.id, Object: "chat.completion.chunk", Created: c.created, Model: c.name,
+		return sse.send(chatChunk{ID: c.id, Object: "chat.completion.chunk", Created: c.created, Model: c.name, SystemFingerprint: c.m.fingerprint,
 			Choices: []chatChunkChoice{ch}, Usage: chunkUsage})
 	}
 	filters := make([]*toolFilter, c.n)
@@ -387,7 +395,7 @@ func (c *chatRun) stream(ctx context.Context, w http.ResponseWriter, st *engine.
 	}
 	var final any
 	if includeUsage {
-		final = chatChunk{ID: c.id, Object: "chat.completion.chunk", Created: c.created, Model: c.name,
+		final = chatChunk{ID: c.id, Object: "chat.completion.chunk", Created: c.created, Model: c.name, SystemFingerprint: c.m.fingerprint,
 			Choices: []chatChunkChoice{}, Usage: &u}
 	}
 	sse.end(final)

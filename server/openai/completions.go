@@ -3,6 +3,7 @@ package openai
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"unicode/utf8"
@@ -65,6 +66,12 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
+	for _, p := range prompts {
+		if e := m.fits(len(p), er.MaxTokens, "max_tokens"); e != nil {
+			writeError(w, e)
+			return
+		}
+	}
 	streams, err := m.generateAll(ctx, er, prompts)
 	if err != nil {
 		writeError(w, classify(err, "prompt"))
@@ -81,6 +88,19 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.respond(ctx, w, streams, opts)
+}
+
+// fits checks that a prompt of n tokens leaves room for maxTokens (0: the
+// rest of the context): a limit that does not fit names the limit's field,
+// a prompt that fills the context is left to the engine (param: the prompt).
+func (m *Model) fits(n, maxTokens int, param string) *Error {
+	ctxLen := m.Engine.MaxModelLen()
+	if n >= ctxLen || maxTokens <= ctxLen-n {
+		return nil
+	}
+	return apiError(http.StatusBadRequest, "invalid_request_error", param, "context_length_exceeded",
+		fmt.Sprintf("%s = %d does not fit: the prompt has %d tokens and the model's context %d, which leaves %d",
+			param, maxTokens, n, ctxLen, ctxLen-n))
 }
 
 // servedName is the name responses carry: the one the client asked for
@@ -129,6 +149,9 @@ func (m *Model) prompts(raw json.RawMessage, skipSpecial bool) (texts []string, 
 	var lists [][]int32
 	var many []string
 	var batches [][]int32
+	if hasNull(raw) {
+		return nil, nil, invalid("prompt", "prompt must not hold null")
+	}
 	switch {
 	case json.Unmarshal(raw, &one) == nil:
 		many = []string{one}
@@ -234,7 +257,7 @@ func (c *completionRun) respond(ctx context.Context, w http.ResponseWriter, stre
 	for i := range choices {
 		choices[i].Text = text[i].String()
 	}
-	writeJSON(w, http.StatusOK, completion{ID: c.id, Object: "text_completion", Created: c.created,
+	writeJSON(w, http.StatusOK, completion{ID: c.id, Object: "text_completion", Created: c.created, SystemFingerprint: c.m.fingerprint,
 		Model: c.name, Choices: choices, Usage: &u})
 }
 
@@ -246,7 +269,7 @@ func (c *completionRun) stream(ctx context.Context, w http.ResponseWriter, strea
 		chunkUsage = nullUsage
 	}
 	chunk := func(i int, text string, lp *completionLogprobs, finish *string) error {
-		return sse.send(completion{ID: c.id, Object: "text_completion", Created: c.created, Model: c.name,
+		return sse.send(completion{ID: c.id, Object: "text_completion", Created: c.created, SystemFingerprint: c.m.fingerprint, Model: c.name,
 			Choices: []completionChoice{{Index: i, Text: text, Logprobs: lp, FinishReason: finish}}, Usage: chunkUsage})
 	}
 	if c.echo {
@@ -263,12 +286,6 @@ func (c *completionRun) stream(ctx context.Context, w http.ResponseWriter, strea
 		opts = []runOptions{opts[0]}
 		opts[0].flush = sse.flush
 	}
-	if len(streams) == 1 {
-		// One consumer: it flushes when the engine has nothing more ready.
-		sse.held = true
-		opts = []runOptions{opts[0]}
-		opts[0].flush = sse.flush
-	}
 	u, err := runAll(ctx, c.m, streams, opts, func(p int, d delta) error {
 		i := p*c.n + d.Seq
 		var lp *completionLogprobs
@@ -276,12 +293,19 @@ func (c *completionRun) stream(ctx context.Context, w http.ResponseWriter, strea
 			lp = &completionLogprobs{}
 			offsets[i] = c.addLogprobs(lp, d.Logprobs, offsets[i])
 		}
-		var finish *string
-		if d.Finish != "" {
-			f := d.Finish
-			finish = &f
+		if d.Finish == "" {
+			return chunk(i, d.Text, lp, nil)
 		}
-		return chunk(i, d.Text, lp, finish)
+		// The last text goes with finish_reason null and the reason in a
+		// chunk of its own, as the chat stream does: clients that keep text
+		// only from unfinished chunks lose nothing.
+		if d.Text != "" || lp != nil {
+			if err := chunk(i, d.Text, lp, nil); err != nil {
+				return err
+			}
+		}
+		f := d.Finish
+		return chunk(i, "", nil, &f)
 	})
 	if err != nil {
 		sse.fail(classify(err, "prompt"))
@@ -289,7 +313,7 @@ func (c *completionRun) stream(ctx context.Context, w http.ResponseWriter, strea
 	}
 	var final any
 	if includeUsage {
-		final = completion{ID: c.id, Object: "text_completion", Created: c.created, Model: c.name,
+		final = completion{ID: c.id, Object: "text_completion", Created: c.created, SystemFingerprint: c.m.fingerprint, Model: c.name,
 			Choices: []completionChoice{}, Usage: &u}
 	}
 	sse.end(final)

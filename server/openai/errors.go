@@ -35,6 +35,7 @@ var (
 	errDraining     = errors.New("server is shutting down")
 	errNotReady     = errors.New("server is loading")
 	errUnsupported  = errors.New("unsupported")
+	errBodyRead     = errors.New("could not read the request body")
 )
 
 // unavailableRetryAfter is the back-off advised with a 503 (seconds).
@@ -82,6 +83,9 @@ func classify(err error, promptParam string) *Error {
 	case errors.As(err, &tooBig):
 		return apiError(http.StatusRequestEntityTooLarge, "invalid_request_error", "", "request_too_large",
 			"request body larger than "+strconv.FormatInt(tooBig.Limit, 10)+" bytes")
+	case errors.Is(err, errBodyRead):
+		// A malformed (e.g. chunked) body is the client's fault.
+		return apiError(http.StatusBadRequest, "invalid_request_error", "", "", err.Error())
 	case errors.As(err, &syntax), errors.Is(err, errBadJSON):
 		return apiError(http.StatusBadRequest, "invalid_request_error", "", "", "malformed JSON body: "+err.Error())
 	case errors.As(err, &typeErr):
@@ -98,7 +102,7 @@ func classify(err error, promptParam string) *Error {
 		return apiError(http.StatusUnprocessableEntity, "invalid_request_error", "messages", "", tmpl.Message)
 	case errors.Is(err, tokenizer.ErrNoChatTemplate):
 		return apiError(http.StatusBadRequest, "invalid_request_error", "messages", "",
-			"this model has no chat template: use /v1/completions")
+			"this model has no chat template: use /v1/completions, or serve it with --chat-template FILE")
 	case errors.Is(err, errModelMissing):
 		return apiError(http.StatusNotFound, "invalid_request_error", "model", "model_not_found", err.Error())
 	case errors.Is(err, errNotFound):

@@ -112,7 +112,7 @@ func (s *Server) idempotency(w http.ResponseWriter, r *http.Request, tenant stri
 	id := r.Header.Get("X-Request-Id")
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
-		writeError(w, classify(err, ""))
+		writeError(w, classify(fmt.Errorf("%w: %w", errBodyRead, err), ""))
 		return w, nil, true
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))

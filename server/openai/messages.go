@@ -32,8 +32,22 @@ func normalizeMessages(raw json.RawMessage) (json.RawMessage, *Error) {
 		}
 		var b ordered
 		var role string
+		hasContent, hasCallID := false, false
 		for _, f := range fields {
 			switch f.key {
+			case "name":
+				var name string
+				if json.Unmarshal(f.value, &name) != nil {
+					return nil, invalid("messages", "messages[%d].name must be a string", i)
+				}
+				b.add(f.key, f.value)
+			case "tool_call_id":
+				var id string
+				if json.Unmarshal(f.value, &id) != nil || isNull(f.value) {
+					return nil, invalid("messages", "messages[%d].tool_call_id must be a string", i)
+				}
+				hasCallID = true
+				b.add(f.key, f.value)
 			case "role":
 				if json.Unmarshal(f.value, &role) != nil || !roles[role] {
 					return nil, invalid("messages", "messages[%d].role must be one of system, developer, user, assistant, tool", i)
@@ -47,6 +61,7 @@ func normalizeMessages(raw json.RawMessage) (json.RawMessage, *Error) {
 				if e != nil {
 					return nil, e
 				}
+				hasContent = !isNull(c)
 				b.add("content", c)
 			case "tool_calls":
 				tc, e := toolCallArgs(f.value, i)
@@ -60,6 +75,12 @@ func normalizeMessages(raw json.RawMessage) (json.RawMessage, *Error) {
 		}
 		if role == "" {
 			return nil, invalid("messages", "messages[%d] has no role", i)
+		}
+		switch {
+		case !hasContent && (role == "system" || role == "user" || role == "tool"):
+			return nil, invalid("messages", "messages[%d] (%s) needs content", i, role)
+		case role == "tool" && !hasCallID:
+			return nil, invalid("messages", "messages[%d] (tool) needs tool_call_id", i)
 		}
 		out[i] = b.json()
 	}

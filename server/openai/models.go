@@ -37,6 +37,11 @@ type Model struct {
 	Defaults sample.Params
 	Created  time.Time
 	OwnedBy  string
+	// Backend names what runs the model ("cpu", "cuda", "fake"); with the
+	// version and the name it makes the responses' system_fingerprint.
+	Backend string
+
+	fingerprint string
 
 	anchorOnce sync.Once // tokenText's context token
 	anchor     int32

@@ -11,6 +11,21 @@ import (
 	"github.com/sotasystems/sota/sample"
 )
 
+// hasNull reports whether raw is an array holding a null (which decodes
+// silently into a zero value).
+func hasNull(raw json.RawMessage) bool {
+	var elems []json.RawMessage
+	if json.Unmarshal(raw, &elems) != nil {
+		return false
+	}
+	for _, e := range elems {
+		if isNull(e) || (len(e) > 0 && e[0] == '[' && hasNull(e)) {
+			return true
+		}
+	}
+	return false
+}
+
 // errBadJSON marks a body that is not one JSON object.
 var errBadJSON = errors.New("not a JSON object")
 
@@ -24,19 +39,19 @@ const (
 // common are the fields chat and completion requests share. Pointers tell
 // "absent" (take the model's default) from zero.
 type common struct {
-	Model            string             `json:"model"`
-	MaxTokens        *int               `json:"max_tokens"`
-	N                *int               `json:"n"`
-	Stream           bool               `json:"stream"`
-	StreamOptions    *streamOptions     `json:"stream_options"`
-	Stop             json.RawMessage    `json:"stop"`
-	Seed             *int64             `json:"seed"`
-	Temperature      *float64           `json:"temperature"`
-	TopP             *float64           `json:"top_p"`
-	PresencePenalty  *float64           `json:"presence_penalty"`
-	FrequencyPenalty *float64           `json:"frequency_penalty"`
-	LogitBias        map[string]float64 `json:"logit_bias"`
-	User             string             `json:"user"`
+	Model            string              `json:"model"`
+	MaxTokens        *int                `json:"max_tokens"`
+	N                *int                `json:"n"`
+	Stream           bool                `json:"stream"`
+	StreamOptions    *streamOptions      `json:"stream_options"`
+	Stop             json.RawMessage     `json:"stop"`
+	Seed             *int64              `json:"seed"`
+	Temperature      *float64            `json:"temperature"`
+	TopP             *float64            `json:"top_p"`
+	PresencePenalty  *float64            `json:"presence_penalty"`
+	FrequencyPenalty *float64            `json:"frequency_penalty"`
+	LogitBias        map[string]*float64 `json:"logit_bias"`
+	User             string              `json:"user"`
 	// Extensions with vLLM's names.
 	TopK              *int     `json:"top_k"`
 	MinP              *float64 `json:"min_p"`
@@ -116,7 +131,7 @@ func (c *common) stops() ([]string, *Error) {
 		return []string{one}, nil
 	}
 	var list []string
-	if err := json.Unmarshal(c.Stop, &list); err != nil {
+	if err := json.Unmarshal(c.Stop, &list); err != nil || hasNull(c.Stop) {
 		return nil, invalid("stop", "stop must be a string or an array of strings")
 	}
 	if len(list) > maxStops {
@@ -208,10 +223,13 @@ func (c *common) params(defaults sample.Params, vocab int, seed func() uint64) (
 			if err != nil || id < 0 || int(id) >= vocab {
 				return p, invalid("logit_bias", "logit_bias key %q is not a token id in [0, %d)", k, vocab)
 			}
-			if math.IsNaN(v) || v < -100 || v > 100 {
-				return p, invalid("logit_bias", "logit_bias[%s] = %v: must be in [-100, 100]", k, v)
+			if v == nil {
+				return p, invalid("logit_bias", "logit_bias[%s] is null: want a number in [-100, 100]", k)
 			}
-			p.LogitBias[int32(id)] = float32(v)
+			if math.IsNaN(*v) || *v < -100 || *v > 100 {
+				return p, invalid("logit_bias", "logit_bias[%s] = %v: must be in [-100, 100]", k, *v)
+			}
+			p.LogitBias[int32(id)] = float32(*v)
 		}
 	}
 	if c.MinTokens != nil && *c.MinTokens > 0 {

@@ -3,6 +3,7 @@ package openai
 import (
 	"context"
 	crand "crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -12,6 +13,8 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"runtime/debug"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -97,6 +100,7 @@ func New(cfg Config) (*Server, error) {
 		if m.Created.IsZero() {
 			m.Created = cfg.Now()
 		}
+		m.fingerprint = fingerprint(cfg.Version, m.Name, m.Backend)
 		for _, name := range append([]string{m.Name}, m.Aliases...) {
 			if _, dup := s.byName[name]; dup {
 				return nil, fmt.Errorf("openai server: model name %q served twice", name)
@@ -240,7 +244,7 @@ func (s *Server) version(w http.ResponseWriter, r *http.Request) {
 }
 
 // model finds the model a request names.
-func (s *Server) model(name string) (*Model, *Error) {
+func (s *Server) model(name string, tier admission.Tier) (*Model, *Error) {
 	if name == "" {
 		if len(s.models) == 1 {
 			return s.models[0], nil
@@ -249,9 +253,26 @@ func (s *Server) model(name string) (*Model, *Error) {
 	}
 	m, ok := s.byName[name]
 	if !ok {
-		return nil, classify(fmt.Errorf("%w: the model %q does not exist", errModelMissing, name), "")
+		return nil, classify(fmt.Errorf("%w: the model %q does not exist; this server serves %s",
+			errModelMissing, name, s.servedNames(tier)), "")
 	}
 	return m, nil
+}
+
+// servedNames lists the model names a caller of tier may use, quoted.
+func (s *Server) servedNames(tier admission.Tier) string {
+	var names []string
+	for _, m := range s.models {
+		for _, n := range append([]string{m.Name}, m.Aliases...) {
+			if tier.AllowsModel(n) || tier.AllowsModel(m.Name) {
+				names = append(names, strconv.Quote(n))
+			}
+		}
+	}
+	if len(names) == 0 {
+		return "no model your key may use"
+	}
+	return strings.Join(names, ", ")
 }
 
 // requestModel decodes the body into req (whose shared fields are c) and
@@ -260,14 +281,14 @@ func (s *Server) requestModel(r *http.Request, req any, c *common) (*Model, *Err
 	if e := readBody(r, req); e != nil {
 		return nil, e
 	}
-	return s.model(c.Model)
+	return s.model(c.Model, recordFrom(r.Context()).principal.Tier)
 }
 
 // readBody reads and decodes a request body into v.
 func readBody(r *http.Request, v any) *Error {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
-		return classify(err, "")
+		return classify(fmt.Errorf("%w: %w", errBodyRead, err), "")
 	}
 	if err := decodeBody(body, v); err != nil {
 		return classify(err, "")
@@ -279,6 +300,13 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// fingerprint is a response's system_fingerprint: it changes when the
+// version, the model or the backend does, as OpenAI's does.
+func fingerprint(version, model, backend string) string {
+	h := sha256.Sum256([]byte(version + "\x00" + model + "\x00" + backend))
+	return "fp_" + hex.EncodeToString(h[:5])
 }
 
 // newID returns prefix followed by 24 random hex digits.

@@ -19,7 +19,7 @@ func appendChunk(dst []byte, v any) ([]byte, bool) {
 			return dst, false
 		}
 		ch := &c.Choices[0]
-		dst = appendHead(dst, c.ID, c.Object, c.Created, c.Model)
+		dst = appendHead(dst, c.ID, c.Object, c.Created, c.Model, c.SystemFingerprint)
 		dst = append(dst, `,"choices":[{"index":`...)
 		dst = strconv.AppendInt(dst, int64(ch.Index), 10)
 		dst = append(dst, `,"text":`...)
@@ -37,7 +37,7 @@ func appendChunk(dst []byte, v any) ([]byte, bool) {
 		if ch.Logprobs != nil || d.ReasoningContent != nil || d.ToolCalls != nil {
 			return dst, false
 		}
-		dst = appendHead(dst, c.ID, c.Object, c.Created, c.Model)
+		dst = appendHead(dst, c.ID, c.Object, c.Created, c.Model, c.SystemFingerprint)
 		dst = append(dst, `,"choices":[{"index":`...)
 		dst = strconv.AppendInt(dst, int64(ch.Index), 10)
 		dst = append(dst, `,"delta":{`...)
@@ -71,7 +71,7 @@ func simpleUsage(u any) bool {
 	return ok && string(raw) == "null"
 }
 
-func appendHead(dst []byte, id, object string, created int64, model string) []byte {
+func appendHead(dst []byte, id, object string, created int64, model, fingerprint string) []byte {
 	dst = append(dst, `{"id":`...)
 	dst = appendJSONString(dst, id)
 	dst = append(dst, `,"object":`...)
@@ -79,7 +79,9 @@ func appendHead(dst []byte, id, object string, created int64, model string) []by
 	dst = append(dst, `,"created":`...)
 	dst = strconv.AppendInt(dst, created, 10)
 	dst = append(dst, `,"model":`...)
-	return appendJSONString(dst, model)
+	dst = appendJSONString(dst, model)
+	dst = append(dst, `,"system_fingerprint":`...)
+	return appendJSONString(dst, fingerprint)
 }
 
 func appendUsageNull(dst []byte, u any) []byte {
