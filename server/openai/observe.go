@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -63,7 +64,10 @@ func (s *Server) observe(r *http.Request, rec *requestRecord) {
 	if status == 0 {
 		status = 499 // the client went away before any byte
 	}
-	endpoint := r.Pattern
+	endpoint := r.Pattern // the route, not the path: bounded label values
+	if _, path, ok := strings.Cut(endpoint, " "); ok {
+		endpoint = path // "POST /v1/x" → "/v1/x"
+	}
 	if endpoint == "" {
 		endpoint = r.URL.Path
 	}
