@@ -65,8 +65,12 @@ func (a *jobsAPI) handler(next http.Handler) http.Handler {
 			w.WriteHeader(http.StatusNotFound)
 			fmt.Fprintln(w, `{"error":{"message":"the jobs API needs a database: serve with --db FILE (or with API keys)","type":"invalid_request_error","param":null,"code":"not_found"}}`)
 		}
-		for _, p := range []string{"POST /v1/{model}/generate", "POST /v1/{org}/{model}/generate", "/v1/jobs", "/v1/jobs/",
-			"/v1/files", "/v1/files/", "/v1/batches", "/v1/batches/"} {
+		// The same method-qualified patterns as the service's (a bare
+		// "/v1/jobs/" would conflict with "POST /v1/{model}/generate").
+		for _, p := range []string{"POST /v1/{model}/generate", "POST /v1/{org}/{model}/generate",
+			"GET /v1/jobs", "GET /v1/jobs/{id}", "DELETE /v1/jobs/{id}", "GET /v1/jobs/{id}/stream",
+			"POST /v1/files", "GET /v1/files", "GET /v1/files/{id}", "DELETE /v1/files/{id}", "GET /v1/files/{id}/content",
+			"POST /v1/batches", "GET /v1/batches", "GET /v1/batches/{id}", "POST /v1/batches/{id}/cancel"} {
 			mux.HandleFunc(p, off)
 		}
 	} else {
