@@ -60,6 +60,7 @@ E2E_NODE    := scripts/e2e/node
 e2e: build e2e-deps
 	bash scripts/e2e/run.sh
 	$(VENV)/bin/python scripts/e2e/admission.py --sota bin/sota
+	$(VENV)/bin/python scripts/e2e/jobs.py --sota bin/sota
 	bash scripts/e2e/bench.sh
 	bash scripts/e2e/redis.sh
 

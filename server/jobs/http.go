@@ -37,7 +37,10 @@ func principalFrom(r *http.Request) admission.Principal {
 }
 
 // api wraps a handler: X-Request-Id, authentication, body limit.
-func (s *Service) api(h http.HandlerFunc) http.HandlerFunc {
+func (s *Service) api(h http.HandlerFunc) http.HandlerFunc { return s.apiLimit(s.cfg.MaxBodyBytes, h) }
+
+// apiLimit is api with a body limit of its own.
+func (s *Service) apiLimit(limit int64, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get("X-Request-Id")
 		if id == "" || len(id) > 256 {
@@ -61,7 +64,7 @@ func (s *Service) api(h http.HandlerFunc) http.HandlerFunc {
 			}
 		}
 		r = r.WithContext(context.WithValue(r.Context(), principalKey{}, p))
-		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		h(w, r)
 	}
 }

@@ -64,7 +64,7 @@ func (s *Service) execute(j *job, admitted chan struct{}) {
 	ctx, cancel := context.WithCancelCause(s.ctx)
 	defer cancel(nil)
 	s.mu.Lock()
-	if final(j.rec.Status) {
+	if j.ending {
 		s.mu.Unlock()
 		return // cancelled while pending
 	}
@@ -147,6 +147,9 @@ func (s *Service) execute(j *job, admitted chan struct{}) {
 // commitLocked queues the job's current state for writing (in order, not
 // waited for); under mu.
 func (s *Service) commitLocked(j *job) {
+	if j.ending {
+		return // the final write is queued: nothing may follow it
+	}
 	if j.dirty {
 		j.snapshotPartial()
 	}
@@ -158,18 +161,22 @@ func (s *Service) commitLocked(j *job) {
 // drops it from memory and wakes its watchers.
 func (s *Service) finish(j *job, status string, reply Reply) {
 	s.mu.Lock()
-	if final(j.rec.Status) {
+	if j.ending || final(j.rec.Status) {
 		s.mu.Unlock()
 		return
 	}
-	j.rec.Status, j.rec.Finished = status, s.cfg.Now()
-	j.rec.ResultStatus, j.rec.Result = reply.Status, reply.Body
+	// Watchers see the final state once it is durable: until then it is
+	// built on a copy.
+	j.ending = true
 	j.snapshotPartial()
-	w := &store.JobWrite{Updates: []store.JobUpdate{update(&j.rec)}}
-	if j.rec.WebhookURL != "" {
-		payload, _ := json.Marshal(s.jobObject(j.rec, nil))
-		w.Deliveries = append(w.Deliveries, store.Delivery{ID: newJobID("whd_"), JobID: j.rec.ID, Tenant: j.rec.Tenant,
-			URL: j.rec.WebhookURL, Event: "job." + strings.ToLower(status), Payload: payload, NextAt: s.cfg.Now()})
+	rec := j.rec
+	rec.Status, rec.Finished = status, s.cfg.Now()
+	rec.ResultStatus, rec.Result = reply.Status, reply.Body
+	w := &store.JobWrite{Updates: []store.JobUpdate{update(&rec)}}
+	if rec.WebhookURL != "" {
+		payload, _ := json.Marshal(s.jobObject(rec, nil))
+		w.Deliveries = append(w.Deliveries, store.Delivery{ID: newJobID("whd_"), JobID: rec.ID, Tenant: rec.Tenant,
+			URL: rec.WebhookURL, Event: "job." + strings.ToLower(status), Payload: payload, NextAt: s.cfg.Now()})
 	}
 	s.mu.Unlock()
 	// The final state is durable before anyone is told of it.
@@ -186,6 +193,7 @@ func (s *Service) finish(j *job, status string, reply Reply) {
 		}
 	}
 	s.mu.Lock()
+	j.rec = rec
 	delete(s.jobs, j.rec.ID)
 	if s.unfinished[j.rec.Tenant]--; s.unfinished[j.rec.Tenant] <= 0 {
 		delete(s.unfinished, j.rec.Tenant)
@@ -250,7 +258,7 @@ func (s *Service) flush() {
 	w := &store.JobWrite{}
 	s.mu.Lock()
 	for _, j := range s.jobs {
-		if j.dirty && !final(j.rec.Status) {
+		if j.dirty && !j.ending {
 			j.snapshotPartial()
 			w.Updates = append(w.Updates, update(&j.rec))
 		}

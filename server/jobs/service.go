@@ -178,6 +178,7 @@ type job struct {
 	partial   []*strings.Builder // generated text per choice
 	cancel    context.CancelCauseFunc
 	dirty     bool          // partial changed since the last flush
+	ending    bool          // its final state is being written
 	changed   chan struct{} // closed (and replaced) on every change
 	done      chan struct{} // closed once the final state is committed
 }
@@ -228,6 +229,11 @@ func New(cfg Config) (*Service, error) {
 	}
 	s.batches = newBatches(s)
 	s.w = newWriter(cfg.DB, cfg.Logger)
+	if err := s.batches.load(ctx); err != nil {
+		stop()
+		s.w.close()
+		return nil, err
+	}
 	if err := s.recover(); err != nil {
 		stop()
 		s.w.close()
@@ -241,6 +247,7 @@ func New(cfg Config) (*Service, error) {
 		s.startLane(tenant)
 	}
 	s.mu.Unlock()
+	s.batches.finalizeIdle()
 	return s, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 
 	"github.com/sotasystems/sota/admission"
+	"github.com/sotasystems/sota/engine"
 )
 
 // Endpoints a Call may run.
@@ -64,6 +65,20 @@ func hooksFrom(ctx context.Context) *callHooks {
 func checkOnly(ctx context.Context) bool {
 	h := hooksFrom(ctx)
 	return h != nil && h.check
+}
+
+// answerCheck answers a checked request: 204, or the context-length error
+// the engine would give (its other checks are the handler's own).
+func answerCheck(w http.ResponseWriter, m *Model, prompts [][]int32, maxTokens int, param string) {
+	limit := m.Engine.MaxModelLen()
+	for _, p := range prompts {
+		if len(p) >= limit || len(p)+maxTokens > limit {
+			writeError(w, classify(fmt.Errorf("%w: %d prompt tokens plus max_tokens %d exceed the context of %d tokens",
+				engine.ErrPromptTooLong, len(p), maxTokens, limit), param))
+			return
+		}
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // progressFrom is the call's progress callback, nil for HTTP requests.

@@ -87,7 +87,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	g.apply(&er)
 	ctx := r.Context()
 	if checkOnly(ctx) {
-		w.WriteHeader(http.StatusNoContent)
+		answerCheck(w, m, [][]int32{er.Prompt}, er.MaxTokens, "messages")
 		return
 	}
 	st, err := m.Engine.Generate(ctx, er)

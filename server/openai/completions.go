@@ -63,7 +63,7 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
 	g.apply(&er)
 	ctx := r.Context()
 	if checkOnly(ctx) {
-		w.WriteHeader(http.StatusNoContent)
+		answerCheck(w, m, prompts, er.MaxTokens, "prompt")
 		return
 	}
 	for _, p := range prompts {
