@@ -54,7 +54,7 @@ func (g gen) Generate(ctx context.Context, c Call) Reply {
 // harness is an OpenAI server and a jobs service over the fake backend,
 // on one HTTP server, with two tenants (keys "ka" and "kb").
 type harness struct {
-	t    *testing.T
+	t    testing.TB
 	dir  string
 	be   *fake.Backend
 	eng  *engine.Engine
@@ -79,7 +79,7 @@ func tier(streams, queue int) admission.Tier {
 		Models: []string{"*"}, Priorities: []admission.Class{admission.Slow, admission.Medium}, Weight: 1}
 }
 
-func newHarness(t *testing.T, opts ...option) *harness {
+func newHarness(t testing.TB, opts ...option) *harness {
 	t.Helper()
 	tok, err := tokenizer.LoadFS(demo.FS())
 	if err != nil {
@@ -106,7 +106,7 @@ func newHarness(t *testing.T, opts ...option) *harness {
 		t.Fatal(err)
 	}
 	m := &openai.Model{Name: "stories", Engine: h.eng, Tokenizer: tok, Template: tmpl, Defaults: sample.Defaults()}
-	h.srv, err = openai.New(openai.Config{Models: []*openai.Model{m}, Logger: quiet, Auth: h.keys, Admission: h.adm})
+	h.srv, err = openai.New(openai.Config{Models: []*openai.Model{m}, Logger: quiet, Auth: h.cfg.Auth, Admission: h.cfg.Admission})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +234,7 @@ type completion struct {
 	Usage   json.RawMessage `json:"usage"`
 }
 
-func choices(t *testing.T, body []byte) completion {
+func choices(t testing.TB, body []byte) completion {
 	t.Helper()
 	var c completion
 	if err := json.Unmarshal(body, &c); err != nil || len(c.Choices) == 0 {
