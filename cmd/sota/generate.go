@@ -19,11 +19,11 @@ type generateCmd struct {
 	RandomWeights bool   `help:"Build the model from --model's config.json with deterministic random weights (for speed and memory at real shapes)." env:"SOTA_RANDOM_WEIGHTS"`
 	WeightsSeed   uint64 `help:"Seed of --random-weights." default:"0" env:"SOTA_WEIGHTS_SEED"`
 	Threads       int    `help:"CPU threads (0 = all cores)." default:"0" env:"SOTA_THREADS"`
-	MaxModelLen   int    `help:"Longest context in tokens (0 = the model's)." default:"0" env:"SOTA_MAX_MODEL_LEN"`
+	MaxModelLen   int    `help:"Longest context in tokens (0 = the model's, lowered to what the KV cache holds)." default:"0" env:"SOTA_MAX_MODEL_LEN"`
 
 	Prompt            string   `help:"Prompt text." default:"" env:"SOTA_PROMPT"`
 	PromptIDs         []int32  `help:"Prompt as token ids, comma separated (instead of --prompt)." name:"prompt-ids" sep:","`
-	MaxTokens         int      `help:"Most tokens to generate (capped by the context length)." default:"256" env:"SOTA_MAX_TOKENS"`
+	MaxTokens         int      `help:"Most tokens to generate; more than the context leaves is capped, with a note on stderr (serve answers such a request with a 400)." default:"256" env:"SOTA_MAX_TOKENS"`
 	IgnoreEOS         bool     `help:"Keep generating past end-of-sequence tokens." env:"SOTA_IGNORE_EOS"`
 	Temperature       *float32 `help:"Sampling temperature; 0 = greedy. Default: the model's generation_config.json (greedy if it does not sample)." env:"SOTA_TEMPERATURE"`
 	TopP              *float32 `help:"Nucleus sampling mass in (0, 1]." name:"top-p" env:"SOTA_TOP_P"`
@@ -97,6 +97,12 @@ func (g *generateCmd) runOne(rc *runContext, l *loaded, eng *engine.Engine, prom
 	}
 	if g.MaxTokens < 1 {
 		return fmt.Errorf("--max-tokens %d: must be positive", g.MaxTokens)
+	}
+	if g.MaxTokens > room {
+		// serve answers such a request with a 400 naming max_tokens; generate
+		// runs what fits and says so.
+		fmt.Fprintf(rc.stderr, "sota: --max-tokens %d capped to %d: the prompt has %d tokens and the context %d (--max-model-len)\n",
+			g.MaxTokens, room, len(prompt), eng.MaxModelLen())
 	}
 	stream, err := eng.Generate(rc.ctx, engine.Request{
 		Prompt: prompt, Params: params, MaxTokens: min(g.MaxTokens, room), IgnoreEOS: g.IgnoreEOS,

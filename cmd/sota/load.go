@@ -30,6 +30,9 @@ type modelSource struct {
 	// MetaOnly reads config.json and generation_config.json, no weights
 	// (for the fake backend).
 	MetaOnly bool
+	// Name is what the model is called ("" = the folder's base name); load
+	// sets it to ORG/NAME for a model found in the Hugging Face cache.
+	Name string
 }
 
 // loaded is a model ready to run.
@@ -39,10 +42,22 @@ type loaded struct {
 	tok  *tokenizer.Tokenizer // nil when the model has no tokenizer (random weights)
 }
 
-func (s modelSource) load(logger *slog.Logger) (*loaded, error) {
+// load resolves Dir and TokenizerDir in place (~, Hugging Face ids in the
+// local cache, unsupported formats: see modelpath.go), then loads.
+func (s *modelSource) load(logger *slog.Logger) (*loaded, error) {
 	start := time.Now()
 	var l loaded
 	var err error
+	var name string
+	if s.Dir, name, err = resolveModel(s.Dir); err != nil {
+		return nil, err
+	}
+	if s.Name == "" {
+		s.Name = name
+	}
+	if s.TokenizerDir, err = resolveTokenizer(s.TokenizerDir); err != nil {
+		return nil, err
+	}
 	switch {
 	case s.RandomWeights:
 		if s.Dir == "" {
@@ -79,6 +94,9 @@ func (s modelSource) load(logger *slog.Logger) (*loaded, error) {
 		}
 		l.name = filepath.Base(filepath.Clean(s.Dir))
 	}
+	if s.Name != "" {
+		l.name = s.Name
+	}
 	if l.tok == nil {
 		if l.tok, err = s.loadTokenizer(); err != nil {
 			l.m.Close()
@@ -86,7 +104,7 @@ func (s modelSource) load(logger *slog.Logger) (*loaded, error) {
 		}
 	}
 	cfg := &l.m.Config
-	logger.Debug("model loaded", "model", l.name, "arch", cfg.Arch, "params", cfg.NumParams(),
+	logger.Debug("model loaded", "model", l.name, "dir", s.Dir, "arch", cfg.Arch, "params", cfg.NumParams(),
 		"layers", cfg.NumLayers, "hidden", cfg.HiddenSize, "vocab", cfg.VocabSize,
 		"random_weights", s.RandomWeights, "elapsed", time.Since(start).Round(time.Millisecond))
 	return &l, nil
@@ -129,6 +147,7 @@ type deviceFlags struct {
 	CUDALib              string  `name:"cuda-lib" help:"Path of libsota_cuda.so (default: beside the binary, then build/)." placeholder:"FILE" env:"SOTA_CUDA_LIB"`
 	CUDADevice           int     `name:"cuda-device" help:"CUDA device ordinal." default:"0" env:"SOTA_CUDA_DEVICE"`
 	GPUMemoryUtilization float64 `name:"gpu-memory-utilization" help:"Fraction of GPU memory for weights, activations and KV cache." default:"0.9" env:"SOTA_GPU_MEMORY_UTILIZATION"`
+	DType                string  `name:"dtype" help:"Compute dtype, as vLLM's --dtype: auto (cpu: float32, cuda: bfloat16); the device's own is accepted, others are refused." enum:"auto,float32,float,bfloat16,float16,half" default:"auto" env:"SOTA_DTYPE"`
 }
 
 // newBackend builds the backend of --device, with a progress bar on a
@@ -137,6 +156,9 @@ func newBackend(ctx context.Context, l *loaded, src modelSource, dev deviceFlags
 	logger *slog.Logger, stderr io.Writer) (backend.Backend, error) {
 	if dev.GPUMemoryUtilization <= 0 || dev.GPUMemoryUtilization > 1 {
 		return nil, fmt.Errorf("--gpu-memory-utilization %v: must be in (0, 1]", dev.GPUMemoryUtilization)
+	}
+	if err := dev.checkDType(); err != nil {
+		return nil, err
 	}
 	const barThreshold = 256 << 20
 	var bar *progressbar.ProgressBar

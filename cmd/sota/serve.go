@@ -25,6 +25,7 @@ import (
 )
 
 type serveCmd struct {
+	ModelArg        string   `arg:"" optional:"" name:"model" help:"Model to serve, as vllm serve takes it: a Hugging Face folder, or ORG/NAME from the local Hugging Face cache (same as --model)." placeholder:"DIR|ORG/NAME"`
 	Models          []string `name:"model" help:"Model folder, or NAME=DIR; repeat to serve several (routed by the request's model field). Default: the built-in demo model." env:"SOTA_MODEL" placeholder:"[NAME=]DIR" sep:"none"`
 	ServedModelName []string `help:"Names a single --model is served under (the first is its id)." env:"SOTA_SERVED_MODEL_NAME"`
 	Tokenizer       string   `help:"Folder holding the tokenizer, when it is not the model folder (single model)." env:"SOTA_TOKENIZER" placeholder:"DIR"`
@@ -52,6 +53,7 @@ type serveCmd struct {
 	tenancyFlags `embed:""`
 	jobsFlags    `embed:""`
 	observeFlags `embed:""`
+	compatFlags  `embed:""`
 
 	obs *observability
 }
@@ -68,6 +70,9 @@ type served struct {
 }
 
 func (c *serveCmd) Run(rc *runContext) error {
+	if err := c.positionalModel(); err != nil {
+		return err
+	}
 	if c.Port < 0 || c.Port > 65535 {
 		return fmt.Errorf("--port %d: must be in [0, 65535]", c.Port)
 	}
@@ -182,7 +187,7 @@ func (c *serveCmd) Run(rc *runContext) error {
 	for i, m := range api {
 		names[i] = m.Name
 	}
-	rc.logger.Info("serving", "url", scheme+"://"+ln.Addr().String(), "models", strings.Join(names, ","), "auth", ten.mode)
+	rc.logger.Info("serving", "url", scheme+"://"+ln.Addr().String(), "models", strings.Join(names, ","), "auth", ten.mode, "version", version)
 
 	select {
 	case err := <-serveErr:
@@ -283,7 +288,7 @@ func (c *serveCmd) loadOne(rc *runContext, name, dir string) (served, error) {
 		s.be = nil
 		return s, err
 	}
-	if s.eng, err = c.newEngine(s.be, l.m.EOSTokenIDs(), c.MaxModelLen, rc.logger); err != nil {
+	if s.eng, err = c.newEngine(s.be, stopTokenIDs(src, l), c.MaxModelLen, rc.logger); err != nil {
 		s.be.Close()
 		s.be = nil
 		return s, err
@@ -298,8 +303,8 @@ func (c *serveCmd) loadOne(rc *runContext, name, dir string) (served, error) {
 	if c.Backend == "fake" {
 		s.m.Backend = "fake"
 	}
-	rc.logger.Info("model ready", "model", name, "backend", c.Backend, "device", c.Device,
-		"max_model_len", s.eng.MaxModelLen(), "chat", tmpl != nil, "tool_call_parser", string(parser))
+	logModelReady(rc.logger, append(modelSummary(name, src, l, s.be, s.eng, c.Device),
+		"chat", tmpl != nil, "tool_call_parser", string(parser))...)
 	return s, nil
 }
 

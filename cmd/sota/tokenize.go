@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/sotasystems/sota/internal/demo"
 	"github.com/sotasystems/sota/tokenizer"
@@ -17,13 +18,15 @@ import (
 var stdin io.Reader = os.Stdin
 
 type tokenizeCmd struct {
-	Model               string `help:"Model or tokenizer folder (tokenizer.json, else tokenizer.model; chat template from chat_template.jinja or tokenizer_config.json). Empty: the built-in demo model." env:"SOTA_MODEL" placeholder:"DIR"`
-	Decode              bool   `help:"Read one JSON array of token ids per line; print the text as a JSON string." xor:"mode"`
-	Chat                bool   `help:"Read one OpenAI messages array, or {\"messages\": [...], \"tools\": [...]}, per line; print the rendered prompt as a JSON string." xor:"mode"`
-	AddSpecial          bool   `help:"Add the tokenizer's special tokens (BOS) when encoding." default:"true" negatable:""`
-	SkipSpecial         bool   `help:"Drop special tokens when decoding." negatable:""`
-	AddGenerationPrompt bool   `help:"With --chat: end with the assistant turn's header." default:"true" negatable:""`
-	TemplateKwargs      string `help:"With --chat: extra template variables as a JSON object, e.g. '{\"enable_thinking\": false}'." placeholder:"JSON"`
+	Inputs              []string `arg:"" optional:"" name:"input" help:"Inputs to use instead of stdin's lines: text (or a JSON string) to encode; with --decode, JSON arrays of ids; with --chat, messages."`
+	ChatTemplate        string   `help:"With --chat: the template serve --chat-template would use (a file, or the template text)." env:"SOTA_CHAT_TEMPLATE" placeholder:"FILE|TEXT"`
+	Model               string   `help:"Model or tokenizer folder (tokenizer.json, else tokenizer.model; chat template from chat_template.jinja or tokenizer_config.json), or ORG/NAME from the Hugging Face cache. Empty: the built-in demo model." env:"SOTA_MODEL" placeholder:"DIR"`
+	Decode              bool     `help:"Read one JSON array of token ids per line; print the text as a JSON string." xor:"mode"`
+	Chat                bool     `help:"Read one OpenAI messages array, or {\"messages\": [...], \"tools\": [...]}, per line; print the rendered prompt as a JSON string." xor:"mode"`
+	AddSpecial          bool     `help:"Add the tokenizer's special tokens (BOS) when encoding." default:"true" negatable:""`
+	SkipSpecial         bool     `help:"Drop special tokens when decoding." negatable:""`
+	AddGenerationPrompt bool     `help:"With --chat: end with the assistant turn's header." default:"true" negatable:""`
+	TemplateKwargs      string   `help:"With --chat: extra template variables as a JSON object, e.g. '{\"enable_thinking\": false}'." placeholder:"JSON"`
 }
 
 // chatRequest is one --chat input line in object form.
@@ -47,10 +50,15 @@ func (c *tokenizeCmd) Run(rc *runContext) error {
 	defer out.Flush()
 	enc := json.NewEncoder(out)
 	enc.SetEscapeHTML(false)
-	sc := bufio.NewScanner(stdin)
+	var input io.Reader = stdin
+	if len(c.Inputs) > 0 {
+		input = strings.NewReader(strings.Join(c.Inputs, "\n") + "\n")
+	}
+	sc := bufio.NewScanner(input)
 	sc.Buffer(make([]byte, 0, 64<<10), 256<<20)
 	for n := 1; sc.Scan(); n++ {
-		line := bytes.TrimSpace(sc.Bytes())
+		raw := bytes.TrimSuffix(sc.Bytes(), []byte("\r"))
+		line := bytes.TrimSpace(raw)
 		if len(line) == 0 {
 			continue
 		}
@@ -70,9 +78,11 @@ func (c *tokenizeCmd) Run(rc *runContext) error {
 			}
 			result = text
 		default:
+			// A JSON string (for text with newlines or exact spaces), else the
+			// line as it is.
 			var text string
-			if err := json.Unmarshal(line, &text); err != nil {
-				return fmt.Errorf("line %d: want a JSON string: %w", n, err)
+			if line[0] != '"' || json.Unmarshal(line, &text) != nil {
+				text = string(raw)
 			}
 			result = nonNil(tok.Encode(text, c.AddSpecial))
 		}
@@ -105,28 +115,35 @@ func nonNil(ids []int32) []int32 {
 	return ids
 }
 
-// load reads the tokenizer and, for --chat, the chat template.
+// load reads the tokenizer and, for --chat, the chat template: the one
+// serve would render (serveCmd.template: --chat-template, the folder's own,
+// the built-in model's plain one).
 func (c *tokenizeCmd) load() (*tokenizer.Tokenizer, *tokenizer.Template, error) {
 	var tok *tokenizer.Tokenizer
-	var tmpl *tokenizer.Template
 	var err error
-	if c.Model == "" {
+	dir := c.Model
+	if dir == "" {
 		if tok, err = tokenizer.LoadFS(demo.FS()); err != nil {
 			return nil, nil, fmt.Errorf("built-in model: %w", err)
 		}
-		if c.Chat {
-			tmpl, err = tokenizer.LoadTemplateFS(demo.FS())
-		}
 	} else {
-		if tok, err = tokenizer.Load(c.Model); err != nil {
+		if dir, err = resolveTokenizer(dir); err != nil {
 			return nil, nil, err
 		}
-		if c.Chat {
-			tmpl, err = tokenizer.LoadTemplate(c.Model)
+		if tok, err = tokenizer.Load(dir); err != nil {
+			return nil, nil, err
 		}
 	}
+	if !c.Chat {
+		return tok, nil, nil
+	}
+	serve := serveCmd{ChatTemplate: c.ChatTemplate}
+	tmpl, err := serve.template(&loaded{tok: tok}, modelSource{Dir: dir})
+	if err == nil && tmpl == nil {
+		err = tokenizer.ErrNoChatTemplate
+	}
 	if errors.Is(err, tokenizer.ErrNoChatTemplate) {
-		return nil, nil, fmt.Errorf("--chat: %w in %s", err, modelName(c.Model))
+		return nil, nil, fmt.Errorf("--chat: %w in %s (serve it with --chat-template; here too)", err, modelName(c.Model))
 	}
 	return tok, tmpl, err
 }

@@ -28,6 +28,10 @@ func TestTokenize(t *testing.T) {
 		want  string
 	}{
 		{"demo encode", nil, "\"Hello world\"\n\n\"\"\n", "[1,346,306,414,263,304,341]\n[1]\n"},
+		{"demo plain text lines", nil, "Hello world\n  Hello world\r\n", "[1,346,306,414,263,304,341]\n[1,410,410,346,306,414,263,304,341]\n"},
+		{"demo positional", []string{"Hello world", `"Hello world"`}, "ignored\n", "[1,346,306,414,263,304,341]\n[1,346,306,414,263,304,341]\n"},
+		{"demo not a JSON string is text", nil, "[1]\n", "[1,410,508,475,509]\n"},
+		{"demo chat, serve's template", []string{"--chat"}, `[{"role": "user", "content": "Lily"}]`, "\"<s>Lily\\n\"\n"},
 		{"demo no special", []string{"--no-add-special"}, `"Hello world"`, "[346,306,414,263,304,341]\n"},
 		{"demo decode", []string{"--decode"}, "[1,346,306,414,263,304,341]\n", "\"<s> Hello world\"\n"},
 		{"demo decode skip", []string{"--decode", "--skip-special"}, "[1,346,306,414,263,304,341]\n", "\"Hello world\"\n"},
@@ -59,9 +63,8 @@ func TestTokenizeErrors(t *testing.T) {
 		code  int
 		want  string
 	}{
-		{"not a string", nil, "[1]\n", 1, "line 1: want a JSON string"},
 		{"not ids", []string{"--decode"}, "\"x\"\n", 1, "line 1: want a JSON array"},
-		{"no template", []string{"--chat"}, "[]\n", 1, "no chat template"},
+		{"no template", []string{"--chat", "--model", qwen3 + "/../llama2-tokenizer"}, "[]\n", 1, "no chat template"},
 		{"bad messages", []string{"--chat", "--model", qwen3}, "\"hi\"\n", 1, "line 1: messages"},
 		{"bad kwargs", []string{"--chat", "--model", qwen3, "--template-kwargs", "{"}, "", 1, "--template-kwargs"},
 		{"decode and chat", []string{"--chat", "--decode"}, "", 2, "--decode"},
