@@ -80,6 +80,10 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	if req.MaxCompletionTokens != nil {
 		limit = "max_completion_tokens"
 	}
+	if e := s.checkSequences(1, max(er.N, 1)); e != nil {
+		writeError(w, e)
+		return
+	}
 	if e := m.fits(len(cp.ids), er.MaxTokens, limit); e != nil {
 		writeError(w, e)
 		return
@@ -161,6 +165,9 @@ func (s *Server) renderChat(m *Model, req *chatRequest) (chatPrompt, *Error) {
 		cp.prefill = cp.parser.prefill("")
 	case "function":
 		cp.prefill = cp.parser.prefill(choice.name)
+	}
+	if e := m.tooLongToTokenize(len(text), "messages"); e != nil {
+		return cp, e
 	}
 	cp.ids = m.Tokenizer.Encode(text+cp.prefill, false)
 	if len(cp.ids) == 0 {

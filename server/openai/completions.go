@@ -66,6 +66,10 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
 		answerCheck(w, m, prompts, er.MaxTokens, "prompt")
 		return
 	}
+	if e := s.checkSequences(len(prompts), max(er.N, 1)); e != nil {
+		writeError(w, e)
+		return
+	}
 	for _, p := range prompts {
 		if e := m.fits(len(p), er.MaxTokens, "max_tokens"); e != nil {
 			writeError(w, e)
@@ -163,6 +167,11 @@ func (m *Model) prompts(raw json.RawMessage, skipSpecial bool) (texts []string, 
 		batches = lists
 	default:
 		return nil, nil, invalid("prompt", "prompt must be a string, an array of strings, an array of token ids or an array of such arrays")
+	}
+	for _, t := range many {
+		if e := m.tooLongToTokenize(len(t), "prompt"); e != nil {
+			return nil, nil, e
+		}
 	}
 	for _, t := range many {
 		texts = append(texts, t)

@@ -120,7 +120,7 @@ func (s *Server) idempotency(w http.ResponseWriter, r *http.Request, tenant stri
 	key := tenant + "\x00" + id
 
 	s.idemMu.Lock()
-	if f, ok := s.running[key]; ok {
+	if f, ok := s.inflightByKey[key]; ok {
 		s.idemMu.Unlock()
 		if f.hash != hash {
 			writeError(w, reused(id))
@@ -146,7 +146,7 @@ func (s *Server) idempotency(w http.ResponseWriter, r *http.Request, tenant stri
 		return w, nil, true
 	}
 	f := &inflight{hash: hash, changed: make(chan struct{})}
-	s.running[key] = f
+	s.inflightByKey[key] = f
 	s.idemMu.Unlock()
 
 	created := s.cfg.Now()
@@ -167,7 +167,7 @@ func (s *Server) idempotency(w http.ResponseWriter, r *http.Request, tenant stri
 			cancel()
 		}
 		s.idemMu.Lock()
-		delete(s.running, key)
+		delete(s.inflightByKey, key)
 		s.idemMu.Unlock()
 	}
 	return &teeWriter{ResponseWriter: w, f: f}, finish, false

@@ -43,6 +43,9 @@ type Model struct {
 
 	fingerprint string
 
+	longestOnce  sync.Once // tooLongToTokenize's bound
+	longestToken int       // bytes of the vocabulary's longest token
+
 	anchorOnce sync.Once // tokenText's context token
 	anchor     int32
 	anchorText string
@@ -88,9 +91,17 @@ func (m *Model) tokenText(id int32) (string, []int) {
 	if !ok {
 		s = m.Tokenizer.Decode([]int32{id}, false)
 	}
-	b := make([]int, len(s))
-	for i := 0; i < len(s); i++ {
-		b[i] = int(s[i])
+	raw := []byte(s)
+	if strings.Contains(s, "\uFFFD") {
+		// A byte-fallback token decodes alone to U+FFFD: its bytes are
+		// the raw byte it stands for.
+		if tb, ok := m.Tokenizer.TokenBytes(id); ok && !strings.Contains(string(tb), "\uFFFD") {
+			raw = tb
+		}
+	}
+	b := make([]int, len(raw))
+	for i, c := range raw {
+		b[i] = int(c)
 	}
 	if !utf8.ValidString(s) {
 		s = strings.ToValidUTF8(s, "\ufffd")

@@ -128,6 +128,9 @@ func (c *common) stops() ([]string, *Error) {
 		if one == "" {
 			return nil, nil
 		}
+		if len(one) > maxStopBytes {
+			return nil, invalid("stop", "stop sequences are at most %d bytes", maxStopBytes)
+		}
 		return []string{one}, nil
 	}
 	var list []string

@@ -60,6 +60,7 @@ func (m *Model) consume(ctx context.Context, s *engine.Stream, o runOptions, emi
 			break
 		}
 		if err != nil {
+			err = cause(ctx, err)
 			// The engine aborts on the context's end by itself; asking here too
 			// means the abort is queued before this handler returns.
 			s.Cancel()

@@ -45,6 +45,14 @@ type Config struct {
 	StreamStallTimeout time.Duration
 	// UsageReader answers GET /v1/usage; nil: 404.
 	UsageReader UsageReader
+	// AllowedHosts are the Host names requests may carry (the DNS-rebinding
+	// guard); empty: any. "*" allows all.
+	AllowedHosts []string
+	// BodyReadTimeout bounds how long a client may take to send a request
+	// body; 0: the default (30 s), < 0: none.
+	BodyReadTimeout time.Duration
+	// MaxSequencesPerRequest bounds prompts × n of one request; 0: 256.
+	MaxSequencesPerRequest int
 	// Idempotency keeps responses to requests with a client X-Request-Id
 	// for replay to retries; nil: retries run again.
 	Idempotency IdempotencyStore
@@ -62,8 +70,12 @@ type Server struct {
 	draining atomic.Bool
 	inFlight sync.WaitGroup
 
+	cutCtx  context.Context // ended by Cut
+	cut     context.CancelCauseFunc
+	running atomic.Int64 // API requests in handlers
+
 	idemMu  sync.Mutex
-	running map[string]*inflight // idempotent requests in flight, by tenant and id
+	inflightByKey map[string]*inflight // idempotent requests in flight, by tenant and id
 }
 
 // New checks the models and builds the server; it starts ready.
@@ -83,6 +95,12 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Seed == nil {
 		cfg.Seed = rand.Uint64
 	}
+	if cfg.BodyReadTimeout == 0 {
+		cfg.BodyReadTimeout = defaultBodyReadTimeout
+	}
+	if cfg.MaxSequencesPerRequest <= 0 {
+		cfg.MaxSequencesPerRequest = defaultMaxSequences
+	}
 	if cfg.OpenPrincipal.Tier.Name == "" {
 		cfg.OpenPrincipal.Tier = admission.OpenTier()
 	}
@@ -92,7 +110,8 @@ func New(cfg Config) (*Server, error) {
 	if err := cfg.OpenPrincipal.Tier.Validate(); err != nil {
 		return nil, fmt.Errorf("openai server: open tier: %w", err)
 	}
-	s := &Server{cfg: cfg, models: cfg.Models, byName: map[string]*Model{}, log: cfg.Logger, running: map[string]*inflight{}}
+	s := &Server{cfg: cfg, models: cfg.Models, byName: map[string]*Model{}, log: cfg.Logger, inflightByKey: map[string]*inflight{}}
+	s.cutCtx, s.cut = context.WithCancelCause(context.Background())
 	for _, m := range cfg.Models {
 		if err := m.validate(); err != nil {
 			return nil, fmt.Errorf("openai server: %w", err)
@@ -168,8 +187,24 @@ func (s *Server) api(method string, h http.HandlerFunc) http.HandlerFunc {
 			writeError(w, e)
 			return
 		}
+		if e := s.checkHost(r); e != nil {
+			writeError(w, e)
+			return
+		}
+		if method == http.MethodPost {
+			if e := checkContentType(r); e != nil {
+				writeError(w, e)
+				return
+			}
+			s.withBodyDeadline(w, r)
+		}
 		s.inFlight.Add(1)
 		defer s.inFlight.Done()
+		s.running.Add(1)
+		defer s.running.Add(-1)
+		ctx, endCtx := s.cutContext(r.Context())
+		defer endCtx()
+		r = r.WithContext(ctx)
 		sw := &statusWriter{ResponseWriter: w, stall: s.cfg.StreamStallTimeout, rc: http.NewResponseController(w)}
 		w = sw
 		rec := &requestRecord{start: s.cfg.Now(), now: s.cfg.Now, sw: sw}
@@ -297,7 +332,10 @@ func readBody(r *http.Request, v any) *Error {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }
