@@ -74,7 +74,7 @@ type Server struct {
 	cut     context.CancelCauseFunc
 	running atomic.Int64 // API requests in handlers
 
-	idemMu  sync.Mutex
+	idemMu        sync.Mutex
 	inflightByKey map[string]*inflight // idempotent requests in flight, by tenant and id
 }
 
