@@ -54,6 +54,7 @@ type serveCmd struct {
 	jobsFlags    `embed:""`
 	observeFlags `embed:""`
 	compatFlags  `embed:""`
+	limitsFlags  `embed:""`
 
 	obs *observability
 }
@@ -160,7 +161,14 @@ func (c *serveCmd) Run(rc *runContext) error {
 	for i, s := range models {
 		api[i] = s.m
 	}
-	srv, err := openai.New(openai.Config{Models: api, Logger: rc.logger, Version: version,
+	maxBody, err := c.limitsFlags.maxBodyBytes()
+	if err != nil {
+		hs.Close()
+		return err
+	}
+	srv, err := openai.New(openai.Config{Models: api, Logger: rc.logger, Version: version, MaxBodyBytes: maxBody,
+		AllowedHosts: c.limitsFlags.allowedHosts(c.Host), BodyReadTimeout: c.BodyReadTimeout,
+		MaxSequencesPerRequest: c.MaxSequencesPerRequest,
 		Auth: ten.auth, Admission: ten.admission, Usage: ten.usage, UsageReader: ten.usageDB, Idempotency: ten.idem, StreamStallTimeout: c.StreamStallTimeout,
 		Observe: c.obs.server(ten.admission)})
 	if err != nil {
@@ -198,12 +206,19 @@ func (c *serveCmd) Run(rc *runContext) error {
 	rc.logger.Info("draining", "timeout", c.DrainTimeout)
 	jobsAPI.close() // running jobs stop here and run again at the next start
 	srv.Drain()
+	cut := 0
 	drained := make(chan struct{})
 	go func() { srv.Wait(); close(drained) }()
 	select {
 	case <-drained:
 	case <-time.After(c.DrainTimeout):
-		rc.logger.Warn("drain timeout: closing running requests")
+		// Streams still running get an error event and [DONE], then go.
+		cut = srv.Cut()
+		rc.logger.Warn("drain timeout: cut the requests still running", "requests", cut)
+		select {
+		case <-drained:
+		case <-time.After(2 * time.Second):
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
@@ -211,6 +226,9 @@ func (c *serveCmd) Run(rc *runContext) error {
 		hs.Close()
 	}
 	rc.logger.Info("stopped")
+	if cut > 0 {
+		return fmt.Errorf("drain timeout %v: %d requests were cut", c.DrainTimeout, cut)
+	}
 	return nil
 }
 
