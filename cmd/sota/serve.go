@@ -166,11 +166,22 @@ func (c *serveCmd) Run(rc *runContext) error {
 		hs.Close()
 		return err
 	}
-	srv, err := openai.New(openai.Config{Models: api, Logger: rc.logger, Version: version, MaxBodyBytes: maxBody,
-		AllowedHosts: c.limitsFlags.allowedHosts(c.Host), BodyReadTimeout: c.BodyReadTimeout,
+	srv, err := openai.New(openai.Config{
+		Models:                 api,
+		Logger:                 rc.logger,
+		Version:                version,
+		MaxBodyBytes:           maxBody,
+		AllowedHosts:           c.limitsFlags.allowedHosts(c.Host),
+		BodyReadTimeout:        c.BodyReadTimeout,
 		MaxSequencesPerRequest: c.MaxSequencesPerRequest,
-		Auth: ten.auth, Admission: ten.admission, Usage: ten.usage, UsageReader: ten.usageDB, Idempotency: ten.idem, StreamStallTimeout: c.StreamStallTimeout,
-		Observe: c.obs.server(ten.admission)})
+		Auth:                   ten.auth,
+		Admission:              ten.admission,
+		Usage:                  ten.usage,
+		UsageReader:            ten.usageDB,
+		Idempotency:            ten.idem,
+		StreamStallTimeout:     c.StreamStallTimeout,
+		Observe:                c.obs.server(ten.admission),
+	})
 	if err != nil {
 		hs.Close()
 		return err
