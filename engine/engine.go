@@ -27,6 +27,8 @@ var (
 	ErrBackend   = errors.New("backend failed")
 	ErrInternal  = errors.New("internal engine error")
 	ErrUnhealthy = errors.New("engine unhealthy")
+	// ErrOverloaded: the waiting queue holds MaxWaiting sequences already.
+	ErrOverloaded = errors.New("engine overloaded")
 )
 
 // Client is what servers use.
@@ -76,6 +78,10 @@ type Config struct {
 	DisableChunkedPrefill bool
 	Clock                 func() time.Time // default time.Now
 	Logger                *slog.Logger     // default slog.Default()
+	// MaxWaiting bounds the sequences waiting to run: a request that would
+	// pass it is refused with ErrOverloaded (0: no bound). Checked against
+	// the last step's count, so it is a soft bound.
+	MaxWaiting int
 	// Observer receives per-step and per-request measurements on the loop
 	// goroutine (metrics); nil: none, at no cost.
 	Observer Observer
@@ -229,6 +235,14 @@ func (e *Engine) Generate(ctx context.Context, req Request) (*Stream, error) {
 	}
 	if err := e.validator.Prepare(&sr); err != nil {
 		return nil, err
+	}
+	if limit := e.cfg.MaxWaiting; limit > 0 {
+		e.mu.Lock()
+		waiting := e.stats.Waiting
+		e.mu.Unlock()
+		if waiting+sr.N > limit {
+			return nil, fmt.Errorf("%w: %d sequences wait to run, the most is %d", ErrOverloaded, waiting, limit)
+		}
 	}
 	st := newStream(e, sr.ID, sr.N, len(sr.Prompt), e.clock())
 	if !e.send(message{add: st, req: sr, ctx: ctx}) {

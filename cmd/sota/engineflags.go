@@ -30,6 +30,8 @@ type engineFlags struct {
 	autoPolicy string
 	// observer, when set, gets the next engine's measurements (metrics).
 	observer engine.Observer
+	// maxWaiting bounds the engine's waiting sequences (0: none); serve sets it.
+	maxWaiting int
 }
 
 // cpuOptions turns the flags into CPU backend options.
@@ -77,6 +79,7 @@ func (f *engineFlags) newEngine(be backend.Backend, eos []int32, maxModelLen int
 		Policy:              policy,
 		EnablePrefixCaching: f.EnablePrefixCaching,
 		LongPrefillTokens:   f.LongPrefillTokens,
+		MaxWaiting:          f.maxWaiting,
 		Logger:              logger,
 		Observer:            f.observer,
 	}

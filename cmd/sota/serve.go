@@ -102,6 +102,7 @@ func (c *serveCmd) Run(rc *runContext) error {
 		return err
 	}
 	defer c.obs.close()
+	c.engineFlags.maxWaiting = c.limitsFlags.maxWaiting(c.MaxNumSeqs)
 	if ten.mode == "keys" {
 		c.autoPolicy = "fair" // tenants share the engine by tokens served, weighted by tier
 	}

@@ -14,7 +14,19 @@ type limitsFlags struct {
 	MaxRequestBytes        string        `help:"Largest request body, e.g. 8MiB." default:"8MiB" env:"SOTA_MAX_REQUEST_BYTES"`
 	BodyReadTimeout        time.Duration `help:"Longest a client may take to send a request body (0: the default; -1s: none)." default:"30s" env:"SOTA_BODY_READ_TIMEOUT"`
 	MaxSequencesPerRequest int           `help:"Most sequences one request may start (prompts × n)." default:"256" env:"SOTA_MAX_SEQUENCES_PER_REQUEST"`
+	MaxWaitingSeqs         int           `help:"Most sequences waiting for the engine before requests get 503 (0: 4 × --max-num-seqs; -1: no bound)." default:"0" env:"SOTA_MAX_WAITING_SEQS"`
 	AllowedHosts           []string      `help:"Host names requests may carry (the DNS-rebinding guard); default: loopback names when listening on loopback, any otherwise; * for any." env:"SOTA_ALLOWED_HOSTS" placeholder:"HOST"`
+}
+
+// maxWaiting is the engine's waiting bound for --max-num-seqs running.
+func (f *limitsFlags) maxWaiting(maxNumSeqs int) int {
+	switch {
+	case f.MaxWaitingSeqs < 0:
+		return 0
+	case f.MaxWaitingSeqs == 0:
+		return 4 * maxNumSeqs
+	}
+	return f.MaxWaitingSeqs
 }
 
 // maxBodyBytes parses --max-request-bytes.

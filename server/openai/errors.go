@@ -109,7 +109,8 @@ func classify(err error, promptParam string) *Error {
 		return apiError(http.StatusNotFound, "invalid_request_error", "", "not_found", err.Error())
 	case errors.Is(err, errUnsupported):
 		return apiError(http.StatusBadRequest, "invalid_request_error", "", "unsupported", err.Error())
-	case errors.Is(err, errDraining), errors.Is(err, errNotReady), errors.Is(err, engine.ErrClosed):
+	case errors.Is(err, errDraining), errors.Is(err, errNotReady), errors.Is(err, engine.ErrClosed),
+		errors.Is(err, engine.ErrOverloaded):
 		// Retry-After: a load balancer or SDK retries elsewhere or later.
 		e := apiError(http.StatusServiceUnavailable, "service_unavailable", "", "", err.Error())
 		e.RetryAfter = unavailableRetryAfter
