@@ -71,6 +71,9 @@ func (s *modelSource) load(logger *slog.Logger) (*loaded, error) {
 			return nil, err
 		}
 		l.name = filepath.Base(s.Dir)
+		if l.name == model.ConfigFile {
+			l.name = filepath.Base(filepath.Dir(s.Dir))
+		}
 	case s.MetaOnly && s.Dir != "":
 		dir := s.Dir
 		if fi, serr := os.Stat(dir); serr == nil && !fi.IsDir() {
