@@ -33,10 +33,11 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
 import urllib.request
 
 import openai
+
+from sotaserver import Fail, SotaServer, expect
 
 TIERS = """\
 tiers:
@@ -47,68 +48,14 @@ STEP = 0.05  # --fake-step-delay
 MODEL = "stories260k"
 
 
-class Fail(Exception):
-    pass
-
-
-def expect(cond, what):
-    if not cond:
-        raise Fail(what)
-
-
 def log(msg):
     print(f"e2e-admission: {msg}", flush=True)
 
 
-def free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-class Server:
+class Server(SotaServer):
     def __init__(self, sota: str, work: str):
-        self.sota, self.work = sota, work
-        self.db = os.path.join(work, "sota.db")
-        self.tiers = os.path.join(work, "tiers.yaml")
-        with open(self.tiers, "w") as f:
-            f.write(TIERS)
-        self.keys = {t: self.create_key(t, tier) for t, tier in (("acme", "solo"), ("beta", "team"))}
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.log_path = os.path.join(work, "server.log")
-        self.proc = subprocess.Popen(
-            [sota, "serve", "--backend", "fake", "--fake-step-delay", f"{int(STEP * 1000)}ms", "--db", self.db,
-             "--tiers", self.tiers, "--host", "127.0.0.1", "--port", str(self.port), "--stream-stall-timeout", "1s"],
-            stdout=open(self.log_path, "w"), stderr=subprocess.STDOUT)
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            expect(self.proc.poll() is None, "the server exited before /health answered 200")
-            try:
-                if urllib.request.urlopen(self.base + "/health", timeout=2).status == 200:
-                    return
-            except (urllib.error.URLError, ConnectionError):
-                pass
-            time.sleep(0.1)
-        raise Fail("/health did not answer 200 within 60 s")
-
-    def create_key(self, tenant, tier):
-        out = subprocess.run([self.sota, "keys", "create", "--db", self.db, "--tiers", self.tiers, "--tenant", tenant,
-                              "--tier", tier], capture_output=True, text=True, check=True)
-        key = out.stdout.strip()
-        expect(key.startswith("sk-sota-"), f"keys create printed {key!r}")
-        return key
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            rc = self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            raise Fail("the server did not exit within 20 s of SIGTERM")
-        expect(rc == 0, f"the server exited {rc} after SIGTERM")
+        super().__init__(sota, work, {"acme": "solo", "beta": "team"},
+                         ["--fake-step-delay", f"{int(STEP * 1000)}ms", "--stream-stall-timeout", "1s"], tiers_yaml=TIERS)
 
     def usage(self, tenant):
         req = urllib.request.Request(self.base + "/v1/usage", headers={"Authorization": "Bearer " + self.keys[tenant]})
@@ -310,13 +257,13 @@ def main():
         log(f"PASS in {time.time() - t0:.1f}s")
     except Fail as e:
         print(f"e2e-admission: FAIL: {e}", file=sys.stderr)
-        if srv is not None and os.path.exists(srv.log_path):
+        if srv is not None:
             print("----- server log (last 40 lines) -----", file=sys.stderr)
-            print("".join(open(srv.log_path).readlines()[-40:]), file=sys.stderr)
+            print(srv.log_tail(), file=sys.stderr)
         sys.exit(1)
     finally:
-        if srv is not None and srv.proc.poll() is None:
-            srv.proc.kill()
+        if srv is not None:
+            srv.kill()
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -60,12 +60,6 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	g.apply(&er)
-	ctx := r.Context()
-	if checkOnly(ctx) {
-		answerCheck(w, m, prompts, er.MaxTokens, "prompt")
-		return
-	}
 	if e := s.checkSequences(len(prompts), max(er.N, 1)); e != nil {
 		writeError(w, e)
 		return
@@ -75,6 +69,12 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
 			writeError(w, e)
 			return
 		}
+	}
+	g.apply(&er)
+	ctx := r.Context()
+	if checkOnly(ctx) {
+		answerCheck(w, m, prompts, er.MaxTokens, "prompt")
+		return
 	}
 	streams, err := m.generateAll(ctx, er, prompts)
 	if err != nil {
