@@ -1,12 +1,10 @@
 package main
 
 import (
-	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -30,7 +28,7 @@ type keysCreateCmd struct {
 }
 
 func (c *keysCreateCmd) Run(rc *runContext) error {
-	if err := checkTenantID(c.Tenant); err != nil {
+	if err := admission.CheckTenantID(c.Tenant); err != nil {
 		return err
 	}
 	tiers, err := c.tiersFlags.load()
@@ -55,7 +53,7 @@ func (c *keysCreateCmd) Run(rc *runContext) error {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		if c.Tier == "" {
-			return fmt.Errorf("tenant %s is new: give its --tier (%s)", c.Tenant, tierNames(tiers))
+			return fmt.Errorf("tenant %s is new: give its --tier (%s)", c.Tenant, admission.TierNames(tiers))
 		}
 		if _, ok := tiers[c.Tier]; !ok {
 			return unknownTier(c.Tier, tiers)
@@ -74,7 +72,7 @@ func (c *keysCreateCmd) Run(rc *runContext) error {
 	tier, ok := tiers[ten.Tier]
 	if !ok {
 		return fmt.Errorf("tenant %s has tier %s, which the tiers do not define (%s): change it with 'sota tenants set %s --tier …' or pass the --tiers file that defines it",
-			ten.ID, ten.Tier, tierNames(tiers), ten.ID)
+			ten.ID, ten.Tier, admission.TierNames(tiers), ten.ID)
 	}
 	priority := ""
 	if class != nil {
@@ -174,41 +172,8 @@ func (c *keysRevokeCmd) Run(rc *runContext) error {
 	return nil
 }
 
-// checkTenantID keeps tenant ids to what prints, logs and labels plainly.
-func checkTenantID(id string) error {
-	if id == "" || len(id) > 128 {
-		return fmt.Errorf("tenant id %q: must be 1 to 128 characters", id)
-	}
-	for _, r := range id {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.@", r)) {
-			return fmt.Errorf("tenant id %q: may hold only letters, digits, '-', '_', '.' and '@'", id)
-		}
-	}
-	return nil
-}
-
 func unknownTier(name string, tiers map[string]admission.Tier) error {
-	return fmt.Errorf("unknown tier %q: the tiers are %s", name, tierNames(tiers))
-}
-
-// tierNames lists the tiers by stream cap, then name.
-func tierNames(tiers map[string]admission.Tier) string {
-	ts := make([]admission.Tier, 0, len(tiers))
-	for _, t := range tiers {
-		ts = append(ts, t)
-	}
-	sortTiers(ts)
-	names := make([]string, len(ts))
-	for i, t := range ts {
-		names[i] = t.Name
-	}
-	return strings.Join(names, ", ")
-}
-
-func sortTiers(ts []admission.Tier) {
-	slices.SortFunc(ts, func(a, b admission.Tier) int {
-		return cmp.Or(cmp.Compare(a.Streams, b.Streams), strings.Compare(a.Name, b.Name))
-	})
+	return fmt.Errorf("unknown tier %q: the tiers are %s", name, admission.TierNames(tiers))
 }
 
 // table writes aligned columns.

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sotasystems/sota/admission"
 	"github.com/sotasystems/sota/server/jobs"
 	"github.com/sotasystems/sota/server/openai"
 )
@@ -104,7 +105,7 @@ type tenantsWebhookSecretCmd struct {
 }
 
 func (c *tenantsWebhookSecretCmd) Run(rc *runContext) error {
-	if err := checkTenantID(c.ID); err != nil {
+	if err := admission.CheckTenantID(c.ID); err != nil {
 		return err
 	}
 	db, err := c.dbFlags.open()

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/sotasystems/sota/admission"
 	"github.com/sotasystems/sota/store"
 )
 
@@ -25,7 +26,7 @@ type tenantsSetCmd struct {
 }
 
 func (c *tenantsSetCmd) Run(rc *runContext) error {
-	if err := checkTenantID(c.ID); err != nil {
+	if err := admission.CheckTenantID(c.ID); err != nil {
 		return err
 	}
 	if c.Streams != nil && *c.Streams < 0 {
@@ -45,7 +46,7 @@ func (c *tenantsSetCmd) Run(rc *runContext) error {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		if c.Tier == "" {
-			return fmt.Errorf("tenant %s is new: give its --tier (%s)", c.ID, tierNames(tiers))
+			return fmt.Errorf("tenant %s is new: give its --tier (%s)", c.ID, admission.TierNames(tiers))
 		}
 		t, verb = store.Tenant{ID: c.ID}, "created"
 	case err != nil:

@@ -2,10 +2,7 @@ package admin
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/sotasystems/sota/admission"
@@ -87,7 +84,7 @@ func (s *server) createKey(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	if err := checkTenantID(req.Tenant); err != nil {
+	if err := admission.CheckTenantID(req.Tenant); err != nil {
 		writeError(w, invalid("tenant", "%v", err))
 		return
 	}
@@ -170,42 +167,11 @@ func (s *server) revokeKey(w http.ResponseWriter, r *http.Request) {
 	}{id, true})
 }
 
-// checkTenantID keeps tenant ids to what prints, logs and labels plainly
-// (the same rule as `sota keys create`).
-func checkTenantID(id string) error {
-	if id == "" || len(id) > 128 {
-		return fmt.Errorf("tenant id %q: must be 1 to 128 characters", id)
-	}
-	for _, r := range id {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.@", r)) {
-			return fmt.Errorf("tenant id %q: may hold only letters, digits, '-', '_', '.' and '@'", id)
-		}
-	}
-	return nil
-}
-
 func (s *server) unknownTier(name string) *apiErr {
 	return invalid("tier", "unknown tier %q: the tiers are %s", name, s.tierNames())
 }
 
-// tierNames lists the tiers by stream cap, then name.
-func (s *server) tierNames() string {
-	ts := make([]admission.Tier, 0, len(s.cfg.Tiers))
-	for _, t := range s.cfg.Tiers {
-		ts = append(ts, t)
-	}
-	slices.SortFunc(ts, func(a, b admission.Tier) int {
-		if a.Streams != b.Streams {
-			return a.Streams - b.Streams
-		}
-		return strings.Compare(a.Name, b.Name)
-	})
-	names := make([]string, len(ts))
-	for i, t := range ts {
-		names[i] = t.Name
-	}
-	return strings.Join(names, ", ")
-}
+func (s *server) tierNames() string { return admission.TierNames(s.cfg.Tiers) }
 
 // list is the {"object":"list","data":[…]} envelope.
 type list[T any] struct {

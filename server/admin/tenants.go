@@ -112,7 +112,7 @@ func (s *server) writeTenant(w http.ResponseWriter, r *http.Request, status int,
 // was created, 200 when updated.
 func (s *server) setTenant(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	if err := checkTenantID(id); err != nil {
+	if err := admission.CheckTenantID(id); err != nil {
 		writeError(w, invalid("id", "%v", err))
 		return
 	}

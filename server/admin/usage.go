@@ -3,6 +3,8 @@ package admin
 import (
 	"net/http"
 	"time"
+
+	"github.com/sotasystems/sota/admission"
 )
 
 // usageJSON is one tenant's usage over the window.
@@ -51,7 +53,7 @@ func (s *server) usage(w http.ResponseWriter, r *http.Request) {
 	}
 	tenant := q.Get("tenant")
 	if tenant != "" {
-		if err := checkTenantID(tenant); err != nil {
+		if err := admission.CheckTenantID(tenant); err != nil {
 			writeError(w, invalid("tenant", "%v", err))
 			return
 		}
