@@ -63,3 +63,25 @@ func FuzzParseClass(f *testing.F) {
 		}
 	})
 }
+
+func TestAllowsModel(t *testing.T) {
+	tests := []struct {
+		models []string
+		name   string
+		want   bool
+	}{
+		{[]string{"*"}, "stories260k", true},
+		{[]string{"*"}, "Qwen/Qwen2.5-0.5B-Instruct", true},
+		{[]string{"Qwen/*"}, "Qwen/Qwen2.5-0.5B-Instruct", true},
+		{[]string{"Qwen/*"}, "meta-llama/Llama-3.1-8B", false},
+		{[]string{"llama-*"}, "llama-8b", true},
+		{[]string{"llama-*"}, "qwen", false},
+		{[]string{"a", "b"}, "b", true},
+	}
+	for _, tc := range tests {
+		tier := Tier{Models: tc.models}
+		if got := tier.AllowsModel(tc.name); got != tc.want {
+			t.Errorf("%v allows %q = %v, want %v", tc.models, tc.name, got, tc.want)
+		}
+	}
+}

@@ -99,7 +99,12 @@ func (t *Tier) Validate() error {
 // AllowsModel reports whether the tier may use the model named name.
 func (t *Tier) AllowsModel(name string) bool {
 	for _, m := range t.Models {
-		if ok, _ := path.Match(m, name); ok || m == name {
+		// "*" is every model, "org/name" ids included (path.Match's *
+		// stops at a slash).
+		if m == "*" || m == name {
+			return true
+		}
+		if ok, _ := path.Match(m, name); ok {
 			return true
 		}
 	}
