@@ -169,6 +169,9 @@ func (s *Server) renderChat(m *Model, req *chatRequest) (chatPrompt, *Error) {
 	if e := m.tooLongToTokenize(len(text), "messages"); e != nil {
 		return cp, e
 	}
+	if e := m.tooManyTokens(text, "messages"); e != nil {
+		return cp, e
+	}
 	cp.ids = m.Tokenizer.Encode(text+cp.prefill, false)
 	if len(cp.ids) == 0 {
 		return cp, invalid("messages", "the rendered prompt has no tokens")

@@ -172,6 +172,9 @@ func (m *Model) prompts(raw json.RawMessage, skipSpecial bool) (texts []string, 
 		if e := m.tooLongToTokenize(len(t), "prompt"); e != nil {
 			return nil, nil, e
 		}
+		if e := m.tooManyTokens(t, "prompt"); e != nil {
+			return nil, nil, e
+		}
 	}
 	for _, t := range many {
 		texts = append(texts, t)

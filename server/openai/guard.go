@@ -120,6 +120,46 @@ func (m *Model) tooLongToTokenize(n int, param string) *Error {
 		fmt.Sprintf("the %s has %d bytes: more than the model's context of %d tokens can hold", param, n, ctxLen))
 }
 
+// budgetPiece is how much text overTokenBudget encodes at a time.
+const budgetPiece = 64 << 10
+
+// overTokenBudget reports whether text surely has more than limit tokens,
+// encoding it piece by piece and stopping as soon as it knows: a prompt of
+// megabytes costs the tokenizer about one context's worth, not all of it.
+// Pieces are cut at spaces; a cut adds at most a few tokens (a split word,
+// a prefix space marker), so count − 4·cuts > limit implies the whole does.
+// Text of one piece is left to the exact encode.
+func (m *Model) overTokenBudget(text string, limit int) bool {
+	if len(text) <= budgetPiece {
+		return false
+	}
+	count, cuts := 0, 0
+	for len(text) > 0 {
+		n := min(budgetPiece, len(text))
+		if n < len(text) {
+			if i := strings.LastIndexByte(text[:n], ' '); i > 0 {
+				n = i
+			}
+		}
+		count += len(m.Tokenizer.Encode(text[:n], false))
+		text = text[n:]
+		if count-4*cuts > limit {
+			return true
+		}
+		cuts++
+	}
+	return false
+}
+
+// tooManyTokens is the 400 of a text over the context's token budget.
+func (m *Model) tooManyTokens(text, param string) *Error {
+	if !m.overTokenBudget(text, m.Engine.MaxModelLen()) {
+		return nil
+	}
+	return apiError(http.StatusBadRequest, "invalid_request_error", param, "context_length_exceeded",
+		fmt.Sprintf("the %s has more tokens than the model's context of %d", param, m.Engine.MaxModelLen()))
+}
+
 // errCut is the cause given to requests still running when the drain
 // timeout passes.
 var errCut = fmt.Errorf("%w: the drain timeout passed before this request finished", errDraining)

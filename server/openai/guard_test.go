@@ -155,3 +155,22 @@ func TestByteTokenLogprobBytes(t *testing.T) {
 		t.Fatalf("bytes of <0xE2>: %v", b)
 	}
 }
+
+// Text within the byte bound but over the context in tokens is refused
+// after encoding about one context's worth, and a text that fits is not.
+func TestTokenBudget(t *testing.T) {
+	ts := newTestServer(t, ToolParserNone)
+	m := ts.model
+	limit := m.Engine.MaxModelLen()
+	words := strings.Repeat("once upon a time there was a girl ", 20000) // ~680 KB, far over 512 tokens
+	if !m.overTokenBudget(words, limit) {
+		t.Fatal("a text of thousands of contexts passed the budget")
+	}
+	for _, n := range []int{budgetPiece + 10, 3 * budgetPiece} {
+		text := strings.Repeat("a ", n/2)
+		exact := len(m.Tokenizer.Encode(text, false))
+		if over := m.overTokenBudget(text, exact); over {
+			t.Errorf("%d bytes, %d tokens: over a budget of exactly its tokens", len(text), exact)
+		}
+	}
+}
