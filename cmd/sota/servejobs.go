@@ -15,11 +15,12 @@ import (
 
 // jobsFlags are serve's async jobs flags.
 type jobsFlags struct {
-	JobsQueue       int            `name:"jobs-queue" help:"Unfinished async jobs (and batch requests) one tenant may have; one more is a 429." default:"100" env:"SOTA_JOBS_QUEUE"`
-	JobsQueueTier   map[string]int `name:"jobs-queue-tier" help:"A tier's job queue, TIER=N (repeatable), over --jobs-queue." env:"SOTA_JOBS_QUEUE_TIER" placeholder:"TIER=N"`
-	JobTimeout      time.Duration  `name:"job-timeout" help:"Longest a job may take from submission to its end (then TIMEOUT)." default:"24h" env:"SOTA_JOB_TIMEOUT"`
-	JobRetention    time.Duration  `name:"job-retention" help:"How long finished jobs (and their results) are kept." default:"168h" env:"SOTA_JOB_RETENTION"`
-	JobsConcurrency int            `name:"jobs-concurrency" help:"Jobs running at once in open mode (with API keys each tenant's stream cap bounds its jobs)." default:"64" env:"SOTA_JOBS_CONCURRENCY"`
+	JobsQueue           int            `name:"jobs-queue" help:"Unfinished async jobs (and batch requests) one tenant may have; one more is a 429." default:"100" env:"SOTA_JOBS_QUEUE"`
+	JobsQueueTier       map[string]int `name:"jobs-queue-tier" help:"A tier's job queue, TIER=N (repeatable), over --jobs-queue." env:"SOTA_JOBS_QUEUE_TIER" placeholder:"TIER=N"`
+	JobTimeout          time.Duration  `name:"job-timeout" help:"Longest a job may take from submission to its end (then TIMEOUT)." default:"24h" env:"SOTA_JOB_TIMEOUT"`
+	JobRetention        time.Duration  `name:"job-retention" help:"How long finished jobs (and their results) are kept." default:"168h" env:"SOTA_JOB_RETENTION"`
+	JobsConcurrency     int            `name:"jobs-concurrency" help:"Jobs running at once in open mode (with API keys each tenant's stream cap bounds its jobs)." default:"64" env:"SOTA_JOBS_CONCURRENCY"`
+	WebhookAllowPrivate bool           `name:"webhook-allow-private" help:"Let webhooks reach loopback, private and link-local addresses (refused by default)." env:"SOTA_WEBHOOK_ALLOW_PRIVATE"`
 }
 
 // jobsAPI is the running jobs service; nil when serve has no database.
@@ -49,7 +50,7 @@ func (f *jobsFlags) setup(rc *runContext, ten *tenancySetup, srv *openai.Server)
 	}
 	svc, err := jobs.New(jobs.Config{DB: ten.db, Generator: generator{srv}, Auth: ten.auth, Admission: ten.admission,
 		Queue: f.JobsQueue, TierQueue: f.JobsQueueTier, Concurrency: f.JobsConcurrency, Timeout: f.JobTimeout,
-		Retention: f.JobRetention, Logger: rc.logger})
+		Retention: f.JobRetention, Logger: rc.logger, WebhookClient: webhookClient(f.WebhookAllowPrivate)})
 	if err != nil {
 		return nil, err
 	}

@@ -54,7 +54,8 @@ def log(msg):
 
 class Server(SotaServer):
     def __init__(self, sota: str, work: str):
-        super().__init__(sota, work, {"acme": "solo", "beta": "team"}, ["--fake-step-delay", "20ms"])
+        # The webhook receiver is on loopback, which webhooks may not reach by default.
+        super().__init__(sota, work, {"acme": "solo", "beta": "team"}, ["--fake-step-delay", "20ms", "--webhook-allow-private"])
 
     def call(self, method, path, tenant="acme", body=None, headers=None):
         data = json.dumps(body).encode() if isinstance(body, (dict, list)) else body
