@@ -36,6 +36,9 @@ type Call struct {
 	// Progress, when set, receives each choice's text as it is generated
 	// (from one goroutine at a time).
 	Progress func(choice int, text string)
+	// Deltas, when set, receives each choice's pieces as they are
+	// generated, with token ids and logprobs (from one goroutine at a time).
+	Deltas func(Delta)
 }
 
 // Reply is what the endpoint answered.
@@ -51,6 +54,7 @@ type callHooks struct {
 	check    bool
 	admit    admission.Admitter
 	progress func(choice int, text string)
+	deltas   func(Delta)
 }
 
 type callKey struct{}
@@ -152,7 +156,7 @@ func (s *Server) Do(ctx context.Context, c Call) (reply Reply) {
 		writeError(mw, classify(fmt.Errorf("%w: endpoint %s", errNotFound, c.Endpoint), ""))
 		return
 	}
-	hooks := &callHooks{check: c.Check, progress: c.Progress}
+	hooks := &callHooks{check: c.Check, progress: c.Progress, deltas: c.Deltas}
 	switch {
 	case c.Check:
 		hooks.admit = admitFunc(freeSlot)

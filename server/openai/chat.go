@@ -284,8 +284,11 @@ func (c *chatRun) respond(ctx context.Context, w http.ResponseWriter, st *engine
 			choices[i].Logprobs = &chatLogprobs{Content: []chatTokenLogprob{}}
 		}
 	}
-	progress := progressFrom(ctx)
+	progress, deltas := progressFrom(ctx), deltaHook(ctx, c.m)
 	u, err := c.m.consume(ctx, st, c.opts, func(d delta) error {
+		if deltas != nil {
+			deltas(d.Seq, d)
+		}
 		text[d.Seq].WriteString(d.Text)
 		if progress != nil && d.Text != "" {
 			progress(d.Seq, d.Text)

@@ -248,9 +248,12 @@ func (c *completionRun) respond(ctx context.Context, w http.ResponseWriter, stre
 				TopLogprobs: []map[string]float32{}, TextOffset: []int{}}
 		}
 	}
-	progress := progressFrom(ctx)
+	progress, deltas := progressFrom(ctx), deltaHook(ctx, c.m)
 	u, err := runAll(ctx, c.m, streams, opts, func(p int, d delta) error {
 		i := p*c.n + d.Seq
+		if deltas != nil {
+			deltas(i, d)
+		}
 		offsets[i] = c.addLogprobs(choices[i].Logprobs, d.Logprobs, offsets[i])
 		text[i].WriteString(d.Text)
 		if progress != nil && d.Text != "" {

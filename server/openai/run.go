@@ -22,6 +22,7 @@ type delta struct {
 	Text     string
 	Logprobs []tokenLogprob
 	Finish   string // "", "stop" or "length"
+	Tokens   []int32 // the tokens behind Text, only for a Call's Deltas
 }
 
 // runOptions say how to turn a stream's tokens into text.
@@ -46,6 +47,10 @@ func (m *Model) consume(ctx context.Context, s *engine.Stream, o runOptions, emi
 	done := make([]bool, n)
 	for i := range texts {
 		texts[i] = newTextStream(m.Tokenizer, o.prompt, o.skipSpecial, o.stops)
+	}
+	var pending [][]int32 // token ids not yet in a delta, per sequence
+	if wantsTokenIDs(ctx) {
+		pending = make([][]int32, n)
 	}
 	for {
 		if o.flush != nil && !s.Ready() {
@@ -89,8 +94,14 @@ func (m *Model) consume(ctx context.Context, s *engine.Stream, o runOptions, emi
 			d.Finish = string(c.Finish)
 		}
 		done[c.Index] = d.Finish != ""
+		if pending != nil && !c.StopToken {
+			pending[c.Index] = append(pending[c.Index], c.Token)
+		}
 		if d.Text == "" && d.Logprobs == nil && d.Finish == "" {
 			continue
+		}
+		if pending != nil {
+			d.Tokens, pending[c.Index] = pending[c.Index], nil
 		}
 		if err := emit(d); err != nil {
 			s.Cancel() // the client is gone
