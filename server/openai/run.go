@@ -21,7 +21,7 @@ type delta struct {
 	Seq      int
 	Text     string
 	Logprobs []tokenLogprob
-	Finish   string // "", "stop" or "length"
+	Finish   string  // "", "stop" or "length"
 	Tokens   []int32 // the tokens behind Text, only for a Call's Deltas
 }
 
