@@ -209,3 +209,38 @@ func (db *DB) BatchCounts(ctx context.Context, tenant, batchID string) (map[stri
 	}
 	return out, rows.Err()
 }
+
+// finalBatchStatuses are the batch states nothing changes after.
+const finalBatchStatuses = `'completed', 'failed', 'cancelled', 'expired'`
+
+// PurgeBatches deletes finished batches created before cutoff, and files
+// created before cutoff that no unfinished batch reads; it returns how many
+// of each went.
+func (db *DB) PurgeBatches(ctx context.Context, cutoff time.Time) (batches, files int, err error) {
+	err = db.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM batches WHERE status IN (`+finalBatchStatuses+`) AND created < ?`,
+			nanos(cutoff))
+		if err != nil {
+			return err
+		}
+		nb, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		res, err = tx.ExecContext(ctx, `
+DELETE FROM files WHERE created < ? AND id NOT IN (
+	SELECT json_extract(object, '$.input_file_id') FROM batches
+	WHERE status NOT IN (`+finalBatchStatuses+`) AND json_extract(object, '$.input_file_id') IS NOT NULL)`,
+			nanos(cutoff))
+		if err != nil {
+			return err
+		}
+		nf, err := res.RowsAffected()
+		batches, files = int(nb), int(nf)
+		return err
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("purge batches: %w", err)
+	}
+	return batches, files, nil
+}

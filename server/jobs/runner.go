@@ -269,7 +269,8 @@ func (s *Service) flush() {
 	}
 }
 
-// purgeLoop deletes finished jobs past the retention.
+// purgeLoop deletes finished jobs, finished batches and unused files past
+// the retention.
 func (s *Service) purgeLoop() {
 	for {
 		n, err := s.db.PurgeJobs(s.ctx, s.cfg.Now().Add(-s.cfg.Retention))
@@ -278,6 +279,13 @@ func (s *Service) purgeLoop() {
 			s.log.Error("jobs: purge failed", "err", err)
 		case n > 0:
 			s.log.Info("jobs: purged finished jobs past the retention", "jobs", n, "retention", s.cfg.Retention)
+		}
+		nb, nf, err := s.db.PurgeBatches(s.ctx, s.cfg.Now().Add(-s.cfg.Retention))
+		switch {
+		case err != nil && s.ctx.Err() == nil:
+			s.log.Error("jobs: purging batches failed", "err", err)
+		case nb+nf > 0:
+			s.log.Info("jobs: purged finished batches and files past the retention", "batches", nb, "files", nf)
 		}
 		t := time.NewTimer(s.cfg.PurgeInterval)
 		select {
