@@ -1,5 +1,5 @@
 // Package openai serves the OpenAI-compatible HTTP API: /v1/chat/completions,
-// /v1/completions, /v1/models, /health and /version, with SSE streaming.
+// /v1/completions, /v1/models, /tokenize and /detokenize (vLLM's), /health and /version, with SSE streaming.
 //
 // A request is decoded and validated here, its chat messages rendered through
 // the model's chat template and tokenized, and handed to the model's engine

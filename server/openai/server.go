@@ -150,6 +150,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/v1/models", s.api(http.MethodGet, s.listModels))
 	mux.HandleFunc("/v1/usage", s.api(http.MethodGet, s.usage))
 	mux.HandleFunc("/v1/models/{id...}", s.api(http.MethodGet, s.getModel))
+	mux.HandleFunc("/tokenize", s.api(http.MethodPost, s.tokenize))
+	mux.HandleFunc("/detokenize", s.api(http.MethodPost, s.detokenize))
 	mux.HandleFunc("/health", s.health)
 	mux.HandleFunc("/version", s.version)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
