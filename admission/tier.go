@@ -61,6 +61,10 @@ type Tier struct {
 	Models     []string      // model names or path.Match patterns ("*" = all)
 	Priorities []Class       // classes the tier may use; the highest is its ceiling
 	Weight     float64       // fair-share weight across tenants
+	// JobsQueue is how many unfinished async jobs a tenant may have
+	// (0: the server's default); they share Streams with interactive
+	// requests but wait in their own queue.
+	JobsQueue int
 }
 
 // Validate checks a tier's fields.
@@ -76,6 +80,8 @@ func (t *Tier) Validate() error {
 		return fmt.Errorf("tier %s: queue_wait = %v, want >= 0", t.Name, t.QueueWait)
 	case t.RetryAfter < 0:
 		return fmt.Errorf("tier %s: retry_after = %v, want >= 0", t.Name, t.RetryAfter)
+	case t.JobsQueue < 0:
+		return fmt.Errorf("tier %s: jobs_queue = %d, want >= 0", t.Name, t.JobsQueue)
 	case !(t.Weight > 0) || math.IsInf(t.Weight, 0):
 		return fmt.Errorf("tier %s: weight = %v, want > 0", t.Name, t.Weight)
 	case len(t.Models) == 0:
@@ -131,10 +137,10 @@ func DefaultTiers() map[string]Tier {
 	all := []string{"*"}
 	return map[string]Tier{
 		"solo": {Name: "solo", Streams: 3, Queue: 3, QueueWait: 60 * time.Second, RetryAfter: 5 * time.Second,
-			Models: all, Priorities: []Class{Slow, Medium}, Weight: 1},
+			Models: all, Priorities: []Class{Slow, Medium}, Weight: 1, JobsQueue: 20},
 		"team": {Name: "team", Streams: 10, Queue: 10, QueueWait: 60 * time.Second, RetryAfter: 5 * time.Second,
-			Models: all, Priorities: []Class{Slow, Medium, Fast}, Weight: 2},
+			Models: all, Priorities: []Class{Slow, Medium, Fast}, Weight: 2, JobsQueue: 100},
 		"platform": {Name: "platform", Streams: 50, Queue: 50, QueueWait: 60 * time.Second, RetryAfter: 2 * time.Second,
-			Models: all, Priorities: []Class{Slow, Medium, Fast, Ludicrous}, Weight: 4},
+			Models: all, Priorities: []Class{Slow, Medium, Fast, Ludicrous}, Weight: 4, JobsQueue: 1000},
 	}
 }

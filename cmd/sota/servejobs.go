@@ -15,7 +15,7 @@ import (
 
 // jobsFlags are serve's async jobs flags.
 type jobsFlags struct {
-	JobsQueue           int            `name:"jobs-queue" help:"Unfinished async jobs (and batch requests) one tenant may have; one more is a 429." default:"100" env:"SOTA_JOBS_QUEUE"`
+	JobsQueue           int            `name:"jobs-queue" help:"Unfinished async jobs (and batch requests) one tenant may have when its tier sets no jobs_queue; one more is a 429." default:"100" env:"SOTA_JOBS_QUEUE"`
 	JobsQueueTier       map[string]int `name:"jobs-queue-tier" help:"A tier's job queue, TIER=N (repeatable), over --jobs-queue." env:"SOTA_JOBS_QUEUE_TIER" placeholder:"TIER=N"`
 	JobTimeout          time.Duration  `name:"job-timeout" help:"Longest a job may take from submission to its end (then TIMEOUT)." default:"24h" env:"SOTA_JOB_TIMEOUT"`
 	JobRetention        time.Duration  `name:"job-retention" help:"How long finished jobs (and their results) are kept." default:"168h" env:"SOTA_JOB_RETENTION"`

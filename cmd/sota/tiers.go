@@ -73,6 +73,7 @@ type tierSpec struct {
 	Models     []string           `json:"models"`
 	Priorities []string           `json:"priorities"`
 	Weight     *float64           `json:"weight"`
+	JobsQueue  *int               `json:"jobs_queue"`
 }
 
 // parseTiers parses a tiers file's bytes into validated tiers.
@@ -138,6 +139,9 @@ func (s tierSpec) tier(name string) (admission.Tier, error) {
 			}
 			t.Priorities = append(t.Priorities, c)
 		}
+	}
+	if s.JobsQueue != nil {
+		t.JobsQueue = *s.JobsQueue
 	}
 	if s.Weight != nil {
 		t.Weight = *s.Weight

@@ -362,10 +362,14 @@ func randomSeed() int64 {
 	return v & (1<<63 - 1)
 }
 
-// queueFor is the job queue of p's tenant.
+// queueFor is the job queue of p's tenant: the server's per-tier override
+// (--jobs-queue-tier), else the tier's own jobs_queue, else the default.
 func (s *Service) queueFor(p admission.Principal) int {
 	if n, ok := s.cfg.TierQueue[p.Tier.Name]; ok && n > 0 {
 		return n
+	}
+	if p.Tier.JobsQueue > 0 {
+		return p.Tier.JobsQueue
 	}
 	return s.cfg.Queue
 }
