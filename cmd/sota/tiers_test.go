@@ -142,3 +142,16 @@ func FuzzLoadTiers(f *testing.F) {
 		}
 	})
 }
+
+func TestTiersJobsQueue(t *testing.T) {
+	tiers, err := parseTiers([]byte("tiers:\n  solo: {streams: 3, jobs_queue: 7}\n  team: {streams: 10}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tiers["solo"].JobsQueue != 7 || tiers["team"].JobsQueue != 0 {
+		t.Fatalf("jobs_queue: solo %d, team %d; want 7, 0 (the server's default)", tiers["solo"].JobsQueue, tiers["team"].JobsQueue)
+	}
+	if _, err := parseTiers([]byte("tiers:\n  solo: {streams: 3, jobs_queue: -1}\n")); err == nil {
+		t.Fatal("jobs_queue -1 accepted")
+	}
+}
