@@ -89,6 +89,7 @@ e2e: build e2e-deps
 	bash scripts/e2e/run.sh
 	$(VENV)/bin/python scripts/e2e/admission.py --sota bin/sota
 	$(VENV)/bin/python scripts/e2e/jobs.py --sota bin/sota
+	$(VENV)/bin/python scripts/e2e/apis.py --sota bin/sota
 	bash scripts/e2e/bench.sh
 	bash scripts/e2e/redis.sh
 

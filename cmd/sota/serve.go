@@ -195,6 +195,10 @@ func (c *serveCmd) Run(rc *runContext) error {
 	}
 	defer jobsAPI.close()
 	h = jobsAPI.handler(h)
+	if h, err = mountAPIs(rc, ten, srv, maxBody, h); err != nil {
+		hs.Close()
+		return err
+	}
 	if ten.admin != nil {
 		mux := http.NewServeMux()
 		mux.Handle("/admin/", ten.admin)

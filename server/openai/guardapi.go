@@ -1,0 +1,34 @@
+package openai
+
+import "net/http"
+
+// ErrorWriter answers an error in some API's own shape.
+type ErrorWriter func(w http.ResponseWriter, status int, message string, retryAfter int)
+
+// Guard wraps the handler of an API served beside this one (Anthropic
+// Messages, Responses) in this server's request guard: readiness and
+// draining (503), the Host guard, the body read deadline, and in-flight
+// accounting, so Drain, Wait and Cut cover its requests too. Refusals are
+// written by onError in that API's shape.
+func (s *Server) Guard(next http.Handler, onError ErrorWriter) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if e := s.unavailable(); e != nil {
+			onError(w, e.Status, e.Message, e.RetryAfter)
+			return
+		}
+		if e := s.checkHost(r); e != nil {
+			onError(w, e.Status, e.Message, e.RetryAfter)
+			return
+		}
+		if r.Method == http.MethodPost {
+			s.withBodyDeadline(w, r)
+		}
+		s.inFlight.Add(1)
+		defer s.inFlight.Done()
+		s.running.Add(1)
+		defer s.running.Add(-1)
+		ctx, end := s.cutContext(r.Context())
+		defer end()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
