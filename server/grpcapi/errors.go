@@ -1,9 +1,7 @@
 package grpcapi
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"time"
 
@@ -45,7 +43,7 @@ func codeOf(httpStatus int) codes.Code {
 // replyError turns the HTTP API's error reply into a status: its code,
 // message, an ErrorInfo (reason: the error type; metadata: the param) and,
 // with a retry_after, a RetryInfo.
-func replyError(ctx context.Context, r Reply) error {
+func replyError(r Reply) error {
 	var body struct {
 		Error struct {
 			Message    string  `json:"message"`
@@ -57,9 +55,6 @@ func replyError(ctx context.Context, r Reply) error {
 	_ = json.Unmarshal(r.Body, &body)
 	e := body.Error
 	code := codeOf(r.Status)
-	if code == codes.Canceled && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		code = codes.DeadlineExceeded // the client's own deadline
-	}
 	if e.Message == "" {
 		e.Message = http.StatusText(r.Status)
 	}

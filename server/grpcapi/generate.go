@@ -73,10 +73,15 @@ func (s *Server) Generate(req *sotav1.GenerateRequest, stream grpc.ServerStreami
 		return sendErr
 	}
 	if reply.Status != http.StatusOK {
-		if context.Cause(ctx) == errAborted {
+		switch {
+		case context.Cause(ctx) == errAborted:
 			return status.Error(codes.Canceled, "aborted by request")
+		case ctx.Err() != nil:
+			// The client's deadline or cancel (the handler may report a
+			// deadline as an internal error: HTTP requests have none).
+			return status.FromContextError(ctx.Err()).Err()
 		}
-		return replyError(ctx, reply)
+		return replyError(reply)
 	}
 	var out struct {
 		Usage struct {
