@@ -52,6 +52,7 @@ type serveCmd struct {
 	engineFlags  `embed:""`
 	tenancyFlags `embed:""`
 	jobsFlags    `embed:""`
+	grpcFlags    `embed:""`
 	observeFlags `embed:""`
 	compatFlags  `embed:""`
 	limitsFlags  `embed:""`
@@ -195,6 +196,12 @@ func (c *serveCmd) Run(rc *runContext) error {
 	}
 	defer jobsAPI.close()
 	h = jobsAPI.handler(h)
+	grpcAPI, err := c.grpcFlags.start(rc, c.Host, tlsConfig, ten, srv, api, c.DrainTimeout)
+	if err != nil {
+		hs.Close()
+		return err
+	}
+	defer grpcAPI.close() // after a drain: waits for its streams (up to --drain-timeout)
 	if h, err = mountAPIs(rc, ten, srv, maxBody, h); err != nil {
 		hs.Close()
 		return err
