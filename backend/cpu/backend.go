@@ -26,6 +26,9 @@ type Options struct {
 	MaxBatchTokens int   // most tokens per Forward; default 2048
 	MaxSeqs        int   // most sequences per Forward; default 256
 	Threads        int   // worker goroutines per Forward; default GOMAXPROCS
+	// Weights is how weight matrices are stored; default WeightsF32.
+	// Accumulation is float32 in every format.
+	Weights WeightFormat
 	// MemoryAvailable bounds weights + cache; 0 reads MemAvailable from
 	// /proc/meminfo (no check where that is unreadable); < 0 disables the check.
 	MemoryAvailable int64
@@ -64,10 +67,13 @@ func New(m *model.Model, opts Options) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkMemory(&cfg, geo, opts.MemoryAvailable); err != nil {
+	if opts.Weights > WeightsInt8 {
+		return nil, fmt.Errorf("cpu backend: %v", opts.Weights)
+	}
+	if err := checkMemory(&cfg, geo, opts.Weights, opts.MemoryAvailable); err != nil {
 		return nil, err
 	}
-	w, err := convertWeights(m, opts.Progress)
+	w, err := convertWeights(m, opts.Weights, opts.Progress)
 	if err != nil {
 		return nil, fmt.Errorf("cpu backend: convert weights: %w", err)
 	}
@@ -148,6 +154,16 @@ func (be *Backend) AppliesMasks() bool { return true }
 
 // KernelName says which matmul micro-kernels are in use ("avx2-fma" or "go").
 func KernelName() string { return kernelName() }
+
+// Kernels names the kernel family and weight format this backend runs, for
+// startup summaries and benchmark results: "avx2-fma bfloat16".
+func (be *Backend) Kernels() string { return kernelName() + " " + be.w.format.String() }
+
+// WeightFormat is how this backend stores its weight matrices.
+func (be *Backend) WeightFormat() WeightFormat { return be.w.format }
+
+// WeightBytes is the memory the converted weights occupy.
+func (be *Backend) WeightBytes() int64 { return be.w.bytes() }
 
 // WeightBytesPerToken is the number of weight bytes one decode step reads.
 func (be *Backend) WeightBytesPerToken() int64 { return be.w.bytesPerToken() }

@@ -13,10 +13,19 @@ import (
 
 // TestBatchInvariance: sequences of different lengths and phases (prefill,
 // chunked prefill, decode) in one Forward give bit-identical logits to each
-// run alone, and the worker count does not matter either.
+// run alone, and the worker count does not matter either, in every weight
+// format.
 func TestBatchInvariance(t *testing.T) {
-	for _, arch := range []string{"llama-tiny", "mistral-tiny", "qwen2-tiny"} {
-		t.Run(arch, func(t *testing.T) {
+	for _, tc := range []struct {
+		arch   string
+		format WeightFormat
+	}{
+		{"llama-tiny", WeightsF32}, {"mistral-tiny", WeightsF32}, {"qwen2-tiny", WeightsF32},
+		{"llama-tiny", WeightsBF16}, {"mistral-tiny", WeightsBF16}, {"qwen2-tiny", WeightsBF16},
+		{"llama-tiny", WeightsInt8}, {"mistral-tiny", WeightsInt8}, {"qwen2-tiny", WeightsInt8},
+	} {
+		arch := tc.arch
+		t.Run(arch+"/"+tc.format.String(), func(t *testing.T) {
 			dir := testmodels.Testdata(t, arch)
 			g := loadGolden(t, dir)
 			m := loadModel(t, dir)
@@ -36,14 +45,14 @@ func TestBatchInvariance(t *testing.T) {
 
 			alone := make([][]float32, len(seqs))
 			for i, s := range seqs {
-				be := newTestBackend(t, m, Options{NumBlocks: 32, Threads: 1})
+				be := newTestBackend(t, m, Options{NumBlocks: 32, Threads: 1, Weights: tc.format})
 				if len(s.history) > 0 {
 					logitsOf(t, be, makeBatch(seqSpec{tokens: s.history, blocks: blocksOf(i)}))
 				}
 				alone[i] = logitsOf(t, be, makeBatch(seqSpec{tokens: s.fresh, pos: len(s.history), blocks: blocksOf(i)}))
 			}
 
-			be := newTestBackend(t, m, Options{NumBlocks: 32, Threads: 3})
+			be := newTestBackend(t, m, Options{NumBlocks: 32, Threads: 3, Weights: tc.format})
 			var hist, fresh []seqSpec
 			for i, s := range seqs {
 				if len(s.history) > 0 {

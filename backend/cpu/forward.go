@@ -43,7 +43,7 @@ func (be *Backend) run(ctx context.Context, b *backend.Batch, rows []int) ([]flo
 	s.sin = grow(s.sin, T*headDim/2)     // [T, headDim/2]
 
 	for t, tok := range b.Tokens {
-		copy(s.x[t*hidden:(t+1)*hidden], be.w.embed[int(tok)*hidden:])
+		be.w.embedRow(s.x[t*hidden:(t+1)*hidden], int(tok))
 	}
 	be.ropeTables(b.Positions)
 	// seqOf maps each token to its sequence, for attention.

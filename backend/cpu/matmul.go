@@ -12,10 +12,15 @@ const maxKernelRows = 6
 // stored as ceil(n/16) panels of [k][16]: panel p holds rows 16p..16p+15 of W
 // interleaved by k, zero-padded past n. A kernel then streams one panel
 // linearly while broadcasting activations, and y = x·Wᵀ needs no transpose.
+// Exactly one of data, bf16 and q8 (with scales) is set, by format.
 type packedMatrix struct {
 	n, k   int
 	panels int
-	data   []float32 // [panels][k][16]
+	format WeightFormat
+	data   []float32 // WeightsF32: [panels][k][16]
+	bf16   []uint16  // WeightsBF16: [panels][k][16]
+	q8     []int8    // WeightsInt8: [panels][k][16]
+	scales []float32 // WeightsInt8: [panels][ceil(k/q8Block)][16]
 }
 
 // packMatrix packs w ([n, k] row-major).
@@ -33,14 +38,37 @@ func packMatrix(w []float32, n, k int) *packedMatrix {
 	return pm
 }
 
-// panel returns the packed data of panel p.
-func (pm *packedMatrix) panel(p int) []float32 {
+// bytes is the number of bytes a full pass over the matrix reads.
+func (pm *packedMatrix) bytes() int64 { return matrixBytes(pm.n, pm.k, pm.format) }
+
+// kernel computes m rows × panel p into out (row stride ldo) with the
+// format's micro-kernel; pf is float32's prefetch offset (see kernelgen).
+func (pm *packedMatrix) kernel(m, p int, x []float32, ldx int, out []float32, ldo, pf int) {
 	size := pm.k * panelWidth
-	return pm.data[p*size : (p+1)*size]
+	switch pm.format {
+	case WeightsBF16:
+		kernelBF16(m, pm.k, x, ldx, pm.bf16[p*size:(p+1)*size], out, ldo)
+	case WeightsInt8:
+		ss := (pm.k + q8Block - 1) / q8Block * panelWidth
+		kernelQ8(m, pm.k, x, ldx, pm.q8[p*size:(p+1)*size], pm.scales[p*ss:(p+1)*ss], out, ldo)
+	default:
+		kernel(m, pm.k, x, ldx, pm.data[p*size:(p+1)*size], out, ldo, pf)
+	}
 }
 
-// bytes is the number of bytes a full pass over the matrix reads.
-func (pm *packedMatrix) bytes() int64 { return int64(len(pm.data)) * 4 }
+// wide computes one row × panels p and p+1 (both full) with the same
+// per-output arithmetic as kernel; false when the CPU has no such kernel.
+func (pm *packedMatrix) wide(p int, x []float32, out []float32) bool {
+	size := pm.k * panelWidth
+	switch pm.format {
+	case WeightsBF16:
+		return kernelWideBF16(pm.k, x, pm.bf16[p*size:(p+2)*size], out)
+	case WeightsInt8:
+		ss := (pm.k + q8Block - 1) / q8Block * panelWidth
+		return kernelWideQ8(pm.k, x, pm.q8[p*size:(p+2)*size], pm.scales[p*ss:(p+2)*ss], out)
+	}
+	return kernelWide(pm.k, x, pm.data[p*size:(p+2)*size], out)
+}
 
 // matmul computes out[t, :n] = x[t, :k] · Wᵀ for t < rows, where x has row
 // stride ldx and out has row stride ldo (both in elements). Panels are split
@@ -54,12 +82,10 @@ func (pool *workers) matmul(out []float32, ldo int, x []float32, ldx int, rows i
 		var tile [maxKernelRows * panelWidth]float32
 		for p := lo; p < hi; p++ {
 			// A lone row takes two full panels per call when it can.
-			if rows == 1 && p+1 < hi && (p+2)*panelWidth <= w.n &&
-				kernelWide(w.k, x, w.data[p*w.k*panelWidth:(p+2)*w.k*panelWidth], out[p*panelWidth:]) {
+			if rows == 1 && p+1 < hi && (p+2)*panelWidth <= w.n && w.wide(p, x, out[p*panelWidth:]) {
 				p++
 				continue
 			}
-			panel := w.panel(p)
 			col := p * panelWidth
 			panelBytes := w.k * panelWidth * 4
 			full := col+panelWidth <= w.n
@@ -68,11 +94,11 @@ func (pool *workers) matmul(out []float32, ldo int, x []float32, ldx int, rows i
 				xr := x[r*ldx:]
 				pf := panelBytes + (r/maxKernelRows%2)*64 // next panel, alternate lines per chunk
 				if full {
-					kernel(m, w.k, xr, ldx, panel, out[r*ldo+col:], ldo, pf)
+					w.kernel(m, p, xr, ldx, out[r*ldo+col:], ldo, pf)
 					continue
 				}
 				// The last panel is partial: compute into a tile, copy the valid columns.
-				kernel(m, w.k, xr, ldx, panel, tile[:], panelWidth, pf)
+				w.kernel(m, p, xr, ldx, tile[:], panelWidth, pf)
 				for i := 0; i < m; i++ {
 					copy(out[(r+i)*ldo+col:(r+i)*ldo+w.n], tile[i*panelWidth:i*panelWidth+w.n-col])
 				}

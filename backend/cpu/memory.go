@@ -11,10 +11,11 @@ import (
 	"github.com/sotasystems/sota/model"
 )
 
-// checkMemory refuses a model whose float32 weights plus KV cache exceed the
-// memory available, so a too-large model fails with a message instead of
-// being killed by the kernel halfway through loading.
-func checkMemory(cfg *model.Config, g backend.Geometry, available int64) error {
+// checkMemory refuses a model whose weights (in format f, the bytes the
+// backend will hold) plus KV cache exceed the memory available, so a
+// too-large model fails with a message instead of being killed by the kernel
+// halfway through loading.
+func checkMemory(cfg *model.Config, g backend.Geometry, f WeightFormat, available int64) error {
 	if available < 0 {
 		return nil
 	}
@@ -24,14 +25,11 @@ func checkMemory(cfg *model.Config, g backend.Geometry, available int64) error {
 			return nil
 		}
 	}
-	weights := cfg.NumParams() * 4
-	if cfg.TieWordEmbeddings {
-		weights += int64(cfg.VocabSize) * int64(cfg.HiddenSize) * 4 // the tied head is packed separately
-	}
+	weights := weightBytes(cfg, f)
 	kv := int64(g.NumBlocks) * kvBytesPerBlock(cfg.NumLayers, g.BlockSize, cfg.NumKVHeads, cfg.HeadDim)
 	if need := weights + kv; need > available {
-		return fmt.Errorf("cpu backend: %w: float32 weights (%s) and KV cache (%s) need %s, %s available",
-			ErrOutOfMemory, gib(weights), gib(kv), gib(need), gib(available))
+		return fmt.Errorf("cpu backend: %w: %s weights (%s) and KV cache (%s) need %s, %s available",
+			ErrOutOfMemory, f, gib(weights), gib(kv), gib(need), gib(available))
 	}
 	return nil
 }

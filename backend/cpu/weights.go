@@ -7,7 +7,8 @@ import (
 )
 
 // layerWeights are one decoder layer's weights in the backend's layout:
-// float32, the q/k/v and gate/up projections fused so each is one matmul.
+// matrices in the backend's WeightFormat, vectors float32, the q/k/v and
+// gate/up projections fused so each is one matmul.
 type layerWeights struct {
 	attnNorm   []float32     // [hidden]
 	qkv        *packedMatrix // [qDim+2*kvDim, hidden]
@@ -23,10 +24,12 @@ type layerWeights struct {
 }
 
 type weights struct {
-	embed  []float32 // [vocab, hidden], row-gathered, never packed
-	layers []layerWeights
-	norm   []float32     // [hidden]
-	lmHead *packedMatrix // [vocab, hidden]
+	format    WeightFormat
+	embed     []float32 // [vocab, hidden] for WeightsF32, row-gathered, never packed
+	embedBF16 []uint16  // [vocab, hidden] for the other formats
+	layers    []layerWeights
+	norm      []float32     // [hidden]
+	lmHead    *packedMatrix // [vocab, hidden]
 }
 
 // bytesPerToken is what one decode step reads from weights: every matrix
@@ -40,9 +43,51 @@ func (w *weights) bytesPerToken() int64 {
 	return n
 }
 
+// embedRow writes token tok's embedding into dst ([hidden]).
+func (w *weights) embedRow(dst []float32, tok int) {
+	n := len(dst)
+	if w.embedBF16 == nil {
+		copy(dst, w.embed[tok*n:(tok+1)*n])
+		return
+	}
+	for i, h := range w.embedBF16[tok*n : (tok+1)*n] {
+		dst[i] = fromBF16(h)
+	}
+}
+
+// bytes is what the converted weights occupy: what weightBytes predicts.
+func (w *weights) bytes() int64 {
+	n := int64(len(w.embed))*4 + int64(len(w.embedBF16))*2 + int64(len(w.norm))*4 + w.lmHead.bytes()
+	for _, l := range w.layers {
+		n += l.qkv.bytes() + l.o.bytes() + l.gateUp.bytes() + l.down.bytes()
+		for _, v := range [][]float32{l.attnNorm, l.qkvBias, l.oBias, l.mlpNorm, l.gateUpBias, l.downBias} {
+			n += int64(len(v)) * 4
+		}
+	}
+	return n
+}
+
+// weightBytes is the memory the backend's weights of cfg take in format f,
+// known before converting (the memory check): the packed matrices (the tied
+// LM head packed separately), the embedding and the float32 vectors.
+func weightBytes(cfg *model.Config, f WeightFormat) int64 {
+	hidden, inter := cfg.HiddenSize, cfg.IntermediateSize
+	qDim, kvDim := cfg.NumHeads*cfg.HeadDim, cfg.NumKVHeads*cfg.HeadDim
+	n := int64(cfg.VocabSize)*int64(hidden)*embedBytesPerElem(f) + matrixBytes(cfg.VocabSize, hidden, f)
+	n += int64(cfg.NumLayers) * (matrixBytes(qDim+2*kvDim, hidden, f) + matrixBytes(hidden, qDim, f) +
+		matrixBytes(2*inter, hidden, f) + matrixBytes(hidden, inter, f))
+	for _, s := range cfg.ExpectedTensors() {
+		if len(s.Shape) == 1 {
+			n += int64(s.Shape[0]) * 4
+		}
+	}
+	return n
+}
+
 // converter turns model tensors into float32, reporting progress in bytes of
 // the stored tensors.
 type converter struct {
+	format      WeightFormat
 	done, total int64
 	progress    func(done, total int64)
 }
@@ -86,7 +131,7 @@ func (c *converter) matrix(ts ...*model.Tensor) (*packedMatrix, error) {
 		off += size
 		c.advance(t)
 	}
-	return packMatrix(dense, n, k), nil
+	return packMatrixAs(dense, n, k, c.format), nil
 }
 
 // biases concatenates optional bias vectors; nil when all are absent.
@@ -133,15 +178,27 @@ func totalBytes(w *model.Weights) int64 {
 	return n
 }
 
-// convertWeights builds the backend's weights from a loaded or random model.
-func convertWeights(m *model.Model, progress func(done, total int64)) (*weights, error) {
+// convertWeights builds the backend's weights from a loaded or random model,
+// matrices in format f.
+func convertWeights(m *model.Model, f WeightFormat, progress func(done, total int64)) (*weights, error) {
 	cfg := &m.Config
 	src := &m.Weights
-	c := &converter{total: totalBytes(src), progress: progress}
-	w := &weights{layers: make([]layerWeights, len(src.Layers))}
-	var err error
-	if w.embed, err = c.vector(src.Embed); err != nil {
+	c := &converter{format: f, total: totalBytes(src), progress: progress}
+	w := &weights{format: f, layers: make([]layerWeights, len(src.Layers))}
+	embed, err := c.vector(src.Embed)
+	if err != nil {
 		return nil, err
+	}
+	if src.LMHead == nil || src.LMHead == src.Embed {
+		w.lmHead = packMatrixAs(embed, cfg.VocabSize, cfg.HiddenSize, f)
+	}
+	if f == WeightsF32 {
+		w.embed = embed
+	} else {
+		w.embedBF16 = make([]uint16, len(embed))
+		for i, v := range embed {
+			w.embedBF16[i] = toBF16(v)
+		}
 	}
 	qDim, kvDim := cfg.NumHeads*cfg.HeadDim, cfg.NumKVHeads*cfg.HeadDim
 	for i, l := range src.Layers {
@@ -174,10 +231,10 @@ func convertWeights(m *model.Model, progress func(done, total int64)) (*weights,
 	if w.norm, err = c.vector(src.Norm); err != nil {
 		return nil, err
 	}
-	if src.LMHead == nil || src.LMHead == src.Embed {
-		w.lmHead = packMatrix(w.embed, cfg.VocabSize, cfg.HiddenSize)
-	} else if w.lmHead, err = c.matrix(src.LMHead); err != nil {
-		return nil, err
+	if w.lmHead == nil {
+		if w.lmHead, err = c.matrix(src.LMHead); err != nil {
+			return nil, err
+		}
 	}
 	return w, nil
 }

@@ -21,9 +21,16 @@ func main() {
 	wideKernel(&b)
 	vectorKernels(&b)
 	streamSum(&b)
-	if err := os.WriteFile("matmul_amd64.s", b.Bytes(), 0o644); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+	files := map[string][]byte{
+		"matmul_amd64.s":      b.Bytes(),
+		"matmul_bf16_amd64.s": lowpFile(formatBF16),
+		"matmul_q8_amd64.s":   lowpFile(formatQ8),
+	}
+	for name, data := range files {
+		if err := os.WriteFile(name, data, 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
 	}
 }
 
