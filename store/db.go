@@ -246,6 +246,17 @@ CREATE TABLE batches (
 ) STRICT;
 CREATE INDEX batches_tenant ON batches(tenant, created);
 `,
+	// 3: stored Responses API responses (with the conversation they end, for previous_response_id).
+	`
+CREATE TABLE responses (
+	id           TEXT PRIMARY KEY,
+	tenant       TEXT NOT NULL,
+	created      INTEGER NOT NULL,
+	object       BLOB NOT NULL,
+	conversation BLOB NOT NULL
+) STRICT;
+CREATE INDEX responses_created ON responses(created);
+`,
 }
 
 // migrate applies the migrations the file has not seen, each in its own

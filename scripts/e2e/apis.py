@@ -24,6 +24,7 @@ import json
 import shutil
 import sys
 import tempfile
+import traceback
 import urllib.request
 
 import anthropic
@@ -91,7 +92,44 @@ def check_anthropic(srv: SotaServer):
 
 
 def check_responses(srv: SotaServer):
-    pass
+    client = openai.OpenAI(base_url=srv.base + "/v1", api_key=srv.keys["acme"], max_retries=0)
+    r = client.responses.create(model=MODEL, input="Once upon a time", max_output_tokens=8, instructions="Tell a story.")
+    expect(r.object == "response" and r.status in ("completed", "incomplete") and r.output[0].type == "message"
+           and r.output_text != "" and r.usage.input_tokens > 0 and r.usage.output_tokens > 0, f"responses.create: {r}")
+    got = client.responses.retrieve(r.id)
+    expect(got.id == r.id and got.output_text == r.output_text, f"responses.retrieve: {got}")
+    follow = client.responses.create(model=MODEL, input="And then?", max_output_tokens=4, previous_response_id=r.id)
+    expect(follow.previous_response_id == r.id and follow.usage.input_tokens > r.usage.input_tokens,
+           f"previous_response_id: {follow.usage} after {r.usage}")
+    kinds, text = [], ""
+    for ev in client.responses.create(model=MODEL, input="Once upon a time", max_output_tokens=8, stream=True):
+        kinds.append(ev.type)
+        if ev.type == "response.output_text.delta":
+            text += ev.delta
+        last = ev
+    expect(kinds[:2] == ["response.created", "response.in_progress"] and "response.output_text.delta" in kinds
+           and kinds[-1] in ("response.completed", "response.incomplete") and text == last.response.output_text,
+           f"stream events: {kinds}")
+    with client.responses.stream(model=MODEL, input="Once", max_output_tokens=64) as st:
+        streamed = "".join(ev.delta for ev in st if ev.type == "response.output_text.delta")
+    expect(streamed != "", "responses.stream gave no text")
+    unstored = client.responses.create(model=MODEL, input="x", max_output_tokens=2, store=False)
+    try:
+        client.responses.retrieve(unstored.id)
+        raise Fail("store: false was stored")
+    except openai.NotFoundError:
+        pass
+    expect(client.responses.delete(r.id) is None, "responses.delete")
+    try:
+        client.responses.retrieve(r.id)
+        raise Fail("a deleted response was found")
+    except openai.NotFoundError:
+        pass
+    try:
+        client.responses.create(model="nope", input="x")
+        raise Fail("an unknown model was accepted")
+    except openai.NotFoundError:
+        pass
 
 
 def main():
@@ -108,6 +146,7 @@ def main():
         srv.stop()
         print("apis: ok")
     except (Fail, Exception) as e:
+        traceback.print_exc()
         print(f"apis: FAIL: {e}", file=sys.stderr)
         if srv:
             print(srv.log_tail(), file=sys.stderr)

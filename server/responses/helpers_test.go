@@ -1,0 +1,7 @@
+package responses
+
+import "github.com/sotasystems/sota/store"
+
+func storeResponse(id string) store.Response {
+	return store.Response{ID: id, Tenant: "t", Object: []byte(`{}`), Conversation: []byte(`[]`)}
+}
