@@ -7,7 +7,8 @@ type ErrorWriter func(w http.ResponseWriter, status int, message string, retryAf
 
 // Guard wraps the handler of an API served beside this one (Anthropic
 // Messages, Responses) in this server's request guard: readiness and
-// draining (503), the Host guard, the body read deadline, and in-flight
+// draining (503), the Host guard, JSON-only request bodies (415), the body
+// read deadline, and in-flight
 // accounting, so Drain, Wait and Cut cover its requests too. Refusals are
 // written by onError in that API's shape.
 func (s *Server) Guard(next http.Handler, onError ErrorWriter) http.Handler {
@@ -21,6 +22,10 @@ func (s *Server) Guard(next http.Handler, onError ErrorWriter) http.Handler {
 			return
 		}
 		if r.Method == http.MethodPost {
+			if e := checkContentType(r); e != nil {
+				onError(w, e.Status, e.Message, e.RetryAfter)
+				return
+			}
 			s.withBodyDeadline(w, r)
 		}
 		s.inFlight.Add(1)
