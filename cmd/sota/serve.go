@@ -56,6 +56,7 @@ type serveCmd struct {
 	observeFlags `embed:""`
 	compatFlags  `embed:""`
 	limitsFlags  `embed:""`
+	apisFlags    `embed:""`
 
 	obs *observability
 }
@@ -202,7 +203,7 @@ func (c *serveCmd) Run(rc *runContext) error {
 		return err
 	}
 	defer grpcAPI.close() // after a drain: waits for its streams (up to --drain-timeout)
-	if h, err = mountAPIs(rc, ten, srv, maxBody, h); err != nil {
+	if h, err = c.apisFlags.mount(rc, ten, srv, maxBody, h); err != nil {
 		hs.Close()
 		return err
 	}

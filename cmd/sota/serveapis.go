@@ -2,19 +2,31 @@ package main
 
 import (
 	"context"
+	"errors"
+	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/sotasystems/sota/admission"
 	"github.com/sotasystems/sota/server/anthropic"
 	"github.com/sotasystems/sota/server/openai"
 	"github.com/sotasystems/sota/server/responses"
+	"github.com/sotasystems/sota/store"
 )
 
-// mountAPIs serves the other API shapes beside the OpenAI one, over its
+// apisFlags are serve's flags of the other API shapes.
+type apisFlags struct {
+	ResponseRetention time.Duration `name:"response-retention" help:"How long stored Responses API responses are kept in the database (then purged, hourly)." default:"720h" env:"SOTA_RESPONSE_RETENTION"`
+}
+
+// mount serves the other API shapes beside the OpenAI one, over its
 // handlers (and so its admission, engine and usage) and behind its guard:
 // the Anthropic Messages API and the OpenAI Responses API (its responses
 // stored in the database when serve has one, else in memory).
-func mountAPIs(rc *runContext, ten *tenancySetup, srv *openai.Server, maxBody int64, next http.Handler) (http.Handler, error) {
+func (f *apisFlags) mount(rc *runContext, ten *tenancySetup, srv *openai.Server, maxBody int64, next http.Handler) (http.Handler, error) {
+	if f.ResponseRetention <= 0 {
+		return nil, errors.New("--response-retention must be > 0")
+	}
 	mux := http.NewServeMux()
 	ant, err := anthropic.New(anthropic.Config{Generator: chatGenerator{srv}, Auth: ten.auth, MaxBodyBytes: maxBody, Logger: rc.logger})
 	if err != nil {
@@ -26,6 +38,8 @@ func mountAPIs(rc *runContext, ten *tenancySetup, srv *openai.Server, maxBody in
 	rcfg := responses.Config{Generator: responsesGenerator{srv}, Auth: ten.auth, MaxBodyBytes: maxBody, Logger: rc.logger}
 	if ten.db != nil {
 		rcfg.Store = ten.db
+		db, retention := ten.db, f.ResponseRetention
+		ten.goRun(func(ctx context.Context) { purgeResponses(ctx, db, retention, time.Hour, rc.logger) })
 	}
 	resp, err := responses.New(rcfg)
 	if err != nil {
@@ -69,4 +83,23 @@ func runChat(ctx context.Context, srv *openai.Server, p admission.Principal, cla
 		}
 	}
 	return srv.Do(ctx, call)
+}
+
+// purgeResponses deletes stored responses older than retention every
+// interval until ctx ends.
+func purgeResponses(ctx context.Context, db *store.DB, retention, interval time.Duration, log *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if n, err := db.PurgeResponses(ctx, time.Now().Add(-retention)); err != nil && ctx.Err() == nil {
+			log.Warn("purging stored responses", "err", err)
+		} else if n > 0 {
+			log.Debug("purged stored responses", "n", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

@@ -104,3 +104,10 @@ func TestServeOtherAPIs(t *testing.T) {
 		})
 	}
 }
+
+func TestAPIsFlags(t *testing.T) {
+	code, _, errOut := sota(t, "serve", "--backend", "fake", "--port", "0", "--response-retention", "0s")
+	if code != 1 || !strings.Contains(errOut, "response-retention") {
+		t.Fatalf("exit %d, %s", code, errOut)
+	}
+}
