@@ -35,6 +35,7 @@ func (f *apisFlags) mount(rc *runContext, ten *tenancySetup, srv *openai.Server,
 	am := http.NewServeMux()
 	ant.Mount(am)
 	mux.Handle("POST /v1/messages", srv.Guard(am, anthropic.WriteError))
+	mux.Handle("POST /v1/messages/count_tokens", srv.Guard(am, anthropic.WriteError))
 	rcfg := responses.Config{Generator: responsesGenerator{srv}, Auth: ten.auth, MaxBodyBytes: maxBody, Logger: rc.logger}
 	if ten.db != nil {
 		rcfg.Store = ten.db
@@ -58,6 +59,10 @@ func (f *apisFlags) mount(rc *runContext, ten *tenancySetup, srv *openai.Server,
 type chatGenerator struct{ srv *openai.Server }
 
 func (g chatGenerator) Chat(ctx context.Context, c anthropic.Call) anthropic.Reply {
+	if c.CountTokens {
+		r := g.srv.Do(ctx, openai.Call{Principal: c.Principal, Endpoint: openai.EndpointTokenize, Body: c.Body, RequestID: c.RequestID, Class: c.Class})
+		return anthropic.Reply{Status: r.Status, Header: r.Header, Body: r.Body}
+	}
 	r := runChat(ctx, g.srv, c.Principal, c.Class, c.Body, c.RequestID, c.Progress)
 	return anthropic.Reply{Status: r.Status, Header: r.Header, Body: r.Body}
 }

@@ -68,6 +68,10 @@ func TestServeOtherAPIs(t *testing.T) {
 				!strings.HasSuffix(body, "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n") {
 				t.Fatalf("messages stream: %d %s", code, body)
 			}
+			code, _, body = apiRequest(t, "POST", url+"/v1/messages/count_tokens", json_, `{"model":"stories260k","messages":[{"role":"user","content":"Lily"}]}`)
+			if code != 200 || body != "{\"input_tokens\":3}\n" {
+				t.Fatalf("count_tokens: %d %q", code, body)
+			}
 			code, _, body = apiRequest(t, "POST", url+"/v1/messages", json_, `{"model":"nope","max_tokens":4,"messages":[{"role":"user","content":"x"}]}`)
 			if code != 404 || !strings.Contains(body, `"type":"not_found_error"`) {
 				t.Fatalf("unknown model: %d %s", code, body)

@@ -7,7 +7,7 @@ database (tenant acme, team tier):
   * the Anthropic Messages API with the `anthropic` SDK: messages.create,
     the event sequence of a stream (message_start, content_block_start,
     content_block_delta..., content_block_stop, message_delta, message_stop),
-    messages.stream's text, the key in x-api-key and as a Bearer token, and
+    messages.stream's text, messages.count_tokens, the key in x-api-key and as a Bearer token, and
     a bad key raising AuthenticationError;
   * the OpenAI Responses API with the `openai` SDK: responses.create, a
     stream's events, store and responses.retrieve, previous_response_id.
@@ -61,6 +61,8 @@ def check_anthropic(srv: SotaServer):
            f"messages.create: {msg}")
     expect(msg.stop_reason in ("end_turn", "max_tokens") and msg.usage.input_tokens > 0 and msg.usage.output_tokens > 0,
            f"messages.create stop/usage: {msg}")
+    count = client.messages.count_tokens(model=MODEL, messages=[{"role": "user", "content": "Once upon a time"}])
+    expect(count.input_tokens == msg.usage.input_tokens, f"count_tokens {count} vs usage {msg.usage}")
     kinds, text = [], ""
     for ev in client.messages.create(model=MODEL, max_tokens=8, stream=True,
                                      messages=[{"role": "user", "content": "Once upon a time"}]):

@@ -22,7 +22,7 @@ func FuzzMessagesRequest(f *testing.F) {
 			}
 			return
 		}
-		out, e := req.chatBody()
+		out, e := req.chatBody(false)
 		if e != nil {
 			if e.Status != 400 {
 				t.Fatalf("status %d", e.Status)

@@ -84,15 +84,16 @@ type chatCall struct {
 }
 
 // chatBody translates req into a chat completions body (never streamed:
-// the stream's deltas come through the progress callback).
-func (req *messagesRequest) chatBody() ([]byte, *Error) {
+// the stream's deltas come through the progress callback). For count, a
+// request without max_tokens (count_tokens takes none) is whole too.
+func (req *messagesRequest) chatBody(count bool) ([]byte, *Error) {
 	if req.Model == "" {
 		return nil, invalid("model: Field required")
 	}
-	if req.MaxTokens == nil {
+	switch {
+	case req.MaxTokens == nil && !count:
 		return nil, invalid("max_tokens: Field required")
-	}
-	if *req.MaxTokens < 1 {
+	case req.MaxTokens != nil && *req.MaxTokens < 1:
 		return nil, invalid(fmt.Sprintf("max_tokens: %d: must be at least 1", *req.MaxTokens))
 	}
 	if len(req.Messages) == 0 {
@@ -116,7 +117,10 @@ func (req *messagesRequest) chatBody() ([]byte, *Error) {
 		}
 		msgs = append(msgs, out...)
 	}
-	body := map[string]any{"model": req.Model, "messages": msgs, "max_tokens": *req.MaxTokens}
+	body := map[string]any{"model": req.Model, "messages": msgs}
+	if req.MaxTokens != nil {
+		body["max_tokens"] = *req.MaxTokens
+	}
 	if len(req.StopSequences) > 0 {
 		body["stop"] = req.StopSequences
 	}

@@ -23,6 +23,10 @@ type Call struct {
 	RequestID string
 	// Progress, when set, receives the generated text as it comes.
 	Progress func(text string)
+	// CountTokens asks only for the prompt's tokens: Body is then a
+	// tokenize body (vLLM's /tokenize, messages and tools) and the reply
+	// its {"count": N, ...}.
+	CountTokens bool
 }
 
 // Reply is the chat endpoint's answer: a chat.completion object, or an
@@ -78,6 +82,7 @@ func New(cfg Config) (*Server, error) {
 // Mount adds the API's routes to mux.
 func (s *Server) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("POST /v1/messages", s.messages)
+	mux.HandleFunc("POST /v1/messages/count_tokens", s.countTokens)
 }
 
 // authenticate finds the caller from x-api-key, else a Bearer token.
@@ -118,10 +123,11 @@ func class(r *http.Request, p admission.Principal) (admission.Class, *Error) {
 	return p.Tier.Clamp(c), nil
 }
 
-// messages answers POST /v1/messages.
-func (s *Server) messages(w http.ResponseWriter, r *http.Request) {
+// read authenticates and decodes a Messages request into a chat body;
+// ok false means the error is answered.
+func (s *Server) read(w http.ResponseWriter, r *http.Request, count bool) (req *messagesRequest, call Call, ok bool) {
 	reqID := r.Header.Get("X-Request-Id")
-	if reqID == "" {
+	if reqID == "" || len(reqID) > 256 {
 		reqID = newID("req_")
 	}
 	w.Header().Set("Request-Id", reqID)
@@ -129,33 +135,62 @@ func (s *Server) messages(w http.ResponseWriter, r *http.Request) {
 	p, e := s.authenticate(r)
 	if e != nil {
 		writeError(w, e)
-		return
+		return nil, call, false
 	}
 	cl, e := class(r, p)
 	if e != nil {
 		writeError(w, e)
-		return
+		return nil, call, false
 	}
 	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			writeError(w, newError(http.StatusRequestEntityTooLarge, fmt.Sprintf("the body exceeds %d bytes", s.cfg.MaxBodyBytes)))
-			return
+			return nil, call, false
 		}
 		writeError(w, invalid("reading the body: "+err.Error()))
-		return
+		return nil, call, false
 	}
-	req, e := decode(raw)
+	if req, e = decode(raw); e != nil {
+		writeError(w, e)
+		return nil, call, false
+	}
+	body, e := req.chatBody(count)
 	if e != nil {
 		writeError(w, e)
+		return nil, call, false
+	}
+	return req, Call{Principal: p, Class: cl, Body: body, RequestID: reqID, CountTokens: count}, true
+}
+
+// countTokens answers POST /v1/messages/count_tokens: the prompt's tokens
+// as the chat template renders it.
+func (s *Server) countTokens(w http.ResponseWriter, r *http.Request) {
+	_, call, ok := s.read(w, r, true)
+	if !ok {
 		return
 	}
-	body, e := req.chatBody()
-	if e != nil {
-		writeError(w, e)
+	reply := s.cfg.Generator.Chat(r.Context(), call)
+	if reply.Status != http.StatusOK {
+		writeError(w, fromChat(reply.Status, reply.Body))
 		return
 	}
-	call := Call{Principal: p, Class: cl, Body: body, RequestID: reqID}
+	var t struct {
+		Count int `json:"count"`
+	}
+	if err := json.Unmarshal(reply.Body, &t); err != nil {
+		writeError(w, newError(http.StatusInternalServerError, "the tokenizer gave no count"))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"input_tokens": t.Count})
+}
+
+// messages answers POST /v1/messages.
+func (s *Server) messages(w http.ResponseWriter, r *http.Request) {
+	req, call, ok := s.read(w, r, false)
+	if !ok {
+		return
+	}
 	if !req.Stream {
 		reply := s.cfg.Generator.Chat(r.Context(), call)
 		for _, h := range []string{"X-Sota-Priority"} {

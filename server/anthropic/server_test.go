@@ -253,3 +253,36 @@ func TestStream(t *testing.T) {
 		})
 	}
 }
+
+func TestCountTokens(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		body   string
+		reply  Reply
+		status int
+		want   string
+	}{
+		{"counted", `{"model":"m","messages":[{"role":"user","content":"Hi"}]}`, Reply{Status: 200, Body: []byte(`{"count":12,"max_model_len":512,"tokens":[]}`)}, 200, `{"input_tokens":12}`},
+		{"no model", `{"messages":[{"role":"user","content":"Hi"}]}`, Reply{}, 400, `"invalid_request_error"`},
+		{"tokenizer refuses", `{"model":"m","messages":[{"role":"user","content":"Hi"}]}`, Reply{Status: 404, Body: []byte(`{"error":{"message":"no such model"}}`)}, 404, `"not_found_error"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := &fakeGen{reply: tc.reply}
+			hs := serve(t, g, nil)
+			req, _ := http.NewRequest("POST", hs.URL+"/v1/messages/count_tokens", strings.NewReader(tc.body))
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.status || !strings.Contains(string(b), tc.want) {
+				t.Fatalf("%d %s, want %d %s", resp.StatusCode, b, tc.status, tc.want)
+			}
+			if tc.status == 200 && (!g.got.CountTokens || strings.Contains(string(g.got.Body), "max_tokens")) {
+				t.Errorf("call %+v", g.got)
+			}
+		})
+	}
+}

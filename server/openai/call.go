@@ -15,6 +15,7 @@ import (
 const (
 	EndpointChat        = "/v1/chat/completions"
 	EndpointCompletions = "/v1/completions"
+	EndpointTokenize    = "/tokenize"
 )
 
 // Call is one request run from inside the process (the jobs runner): the
@@ -23,7 +24,7 @@ const (
 // the non-streamed object.
 type Call struct {
 	Principal admission.Principal
-	Endpoint  string // EndpointChat or EndpointCompletions
+	Endpoint  string // EndpointChat, EndpointCompletions or EndpointTokenize
 	Body      []byte
 	RequestID string // for logs and usage
 	Class     admission.Class
@@ -152,6 +153,8 @@ func (s *Server) Do(ctx context.Context, c Call) (reply Reply) {
 		h = s.chat
 	case EndpointCompletions:
 		h = s.completions
+	case EndpointTokenize:
+		h = s.tokenize
 	default:
 		writeError(mw, classify(fmt.Errorf("%w: endpoint %s", errNotFound, c.Endpoint), ""))
 		return
