@@ -1,6 +1,11 @@
 package main
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+
+	"github.com/sotasystems/sota/backend/cpu"
+)
 
 // Flags of vLLM's command line that users copy, accepted where sota means
 // the same. Flags sota does not have are refused by the parser, with the
@@ -11,19 +16,47 @@ type compatFlags struct {
 	EnableAutoToolChoice bool `name:"enable-auto-tool-choice" help:"Accepted for vLLM command lines: tool calls are always parsed when the model has a --tool-call-parser (auto finds it)." env:"SOTA_ENABLE_AUTO_TOOL_CHOICE"`
 }
 
-// checkDType accepts --dtype auto and the dtype the device computes in: the
-// CPU backend float32, the CUDA backend bfloat16.
-func (d *deviceFlags) checkDType() error {
-	want := map[string]string{deviceCPU: "float32", deviceCUDA: "bfloat16", "": "float32"}[d.Device]
-	got := map[string]string{"float": "float32", "half": "float16"}[d.DType]
-	if got == "" {
-		got = d.DType
+// weightFormat reads --dtype and --quantization for the device. The CPU
+// stores weights as float32 or bfloat16 (--dtype; auto: bfloat16 for
+// bfloat16 and float16 checkpoints, float32 otherwise) or as int8 with
+// per-block scales (--quantization int8), and accumulates in float32 in
+// every case; the CUDA backend computes in bfloat16 and quantizes nothing.
+// stored is the checkpoint's dtype (model.DType or a config torch_dtype).
+func (d *deviceFlags) weightFormat(stored string) (cpu.WeightFormat, error) {
+	dtype := map[string]string{"float": "float32", "half": "float16", "": "auto"}[d.DType]
+	if dtype == "" {
+		dtype = d.DType
 	}
-	if got == "auto" || got == "" || got == want {
-		return nil
+	if d.Quantization != "" && d.Quantization != "none" && d.Quantization != "int8" {
+		return 0, fmt.Errorf("--quantization %s: want int8 (8-bit weights with per-block scales, CPU only)", d.Quantization)
 	}
-	return fmt.Errorf("--dtype %s: --device %s computes in %s (give --dtype auto or %s; weights stored as F32, F16 or BF16 are converted)",
-		d.DType, d.Device, want, want)
+	quantize := d.Quantization == "int8"
+	if d.Device == deviceCUDA {
+		if quantize {
+			return 0, fmt.Errorf("--quantization int8: only the CPU backend quantizes (the CUDA backend computes in bfloat16)")
+		}
+		if dtype != "auto" && dtype != "bfloat16" {
+			return 0, fmt.Errorf("--dtype %s: --device cuda computes in bfloat16 (give --dtype auto or bfloat16)", d.DType)
+		}
+		return cpu.WeightsBF16, nil
+	}
+	switch {
+	case quantize && (dtype == "auto" || dtype == "float32"):
+		return cpu.WeightsInt8, nil
+	case quantize:
+		return 0, fmt.Errorf("--dtype %s with --quantization int8: int8 weights compute in float32 (give --dtype auto or float32)", d.DType)
+	case dtype == "float32":
+		return cpu.WeightsF32, nil
+	case dtype == "bfloat16":
+		return cpu.WeightsBF16, nil
+	case dtype == "float16":
+		return 0, fmt.Errorf("--dtype %s: --device cpu stores float32 or bfloat16 weights (give --dtype auto, float32 or bfloat16; auto stores float16 checkpoints as bfloat16)", d.DType)
+	}
+	switch strings.ToLower(stored) {
+	case "bf16", "bfloat16", "f16", "float16":
+		return cpu.WeightsBF16, nil
+	}
+	return cpu.WeightsF32, nil
 }
 
 // stopTokenIDs are the ids that end a served generation: the model's EOS

@@ -150,7 +150,8 @@ type deviceFlags struct {
 	CUDALib              string  `name:"cuda-lib" help:"Path of libsota_cuda.so (default: beside the binary, then build/)." placeholder:"FILE" env:"SOTA_CUDA_LIB"`
 	CUDADevice           int     `name:"cuda-device" help:"CUDA device ordinal." default:"0" env:"SOTA_CUDA_DEVICE"`
 	GPUMemoryUtilization float64 `name:"gpu-memory-utilization" help:"Fraction of GPU memory for weights, activations and KV cache." default:"0.9" env:"SOTA_GPU_MEMORY_UTILIZATION"`
-	DType                string  `name:"dtype" help:"Compute dtype, as vLLM's --dtype: auto (cpu: float32, cuda: bfloat16); the device's own is accepted, others are refused." enum:"auto,float32,float,bfloat16,float16,half" default:"auto" env:"SOTA_DTYPE"`
+	DType                string  `name:"dtype" help:"Weight dtype, as vLLM's --dtype: auto (cpu: bfloat16 for bfloat16/float16 checkpoints, else float32; cuda: bfloat16), float32 or bfloat16 (cpu); the CPU accumulates in float32 either way." enum:"auto,float32,float,bfloat16,float16,half" default:"auto" env:"SOTA_DTYPE"`
+	Quantization         string  `name:"quantization" help:"Weight quantization made at load: int8 (8-bit weights with per-block scales, float32 accumulation; cpu only)." enum:"none,int8" default:"none" env:"SOTA_QUANTIZATION"`
 }
 
 // newBackend builds the backend of --device, with a progress bar on a
@@ -160,9 +161,11 @@ func newBackend(ctx context.Context, l *loaded, src modelSource, dev deviceFlags
 	if dev.GPUMemoryUtilization <= 0 || dev.GPUMemoryUtilization > 1 {
 		return nil, fmt.Errorf("--gpu-memory-utilization %v: must be in (0, 1]", dev.GPUMemoryUtilization)
 	}
-	if err := dev.checkDType(); err != nil {
+	format, err := dev.weightFormat(storedDType(l))
+	if err != nil {
 		return nil, err
 	}
+	opts.Weights = format
 	const barThreshold = 256 << 20
 	var bar *progressbar.ProgressBar
 	opts.Progress = func(done, total int64) {
@@ -189,8 +192,8 @@ func newBackend(ctx context.Context, l *loaded, src modelSource, dev deviceFlags
 
 // kernelName says what runs the math, for the statistics line.
 func kernelName(be backend.Backend) string {
-	if _, ok := be.(*cpu.Backend); ok {
-		return cpu.KernelName() + " kernels"
+	if c, ok := be.(*cpu.Backend); ok {
+		return c.Kernels() + " kernels"
 	}
 	return "cuda"
 }

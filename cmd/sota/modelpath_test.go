@@ -262,6 +262,7 @@ func TestServeStartupSummary(t *testing.T) {
 	<-done
 	out := logs.String()
 	for _, want := range []string{`level=INFO msg="model ready" model=stories260k source=built-in arch=LlamaForCausalLM params=260.0K weights_dtype=F32 device=cpu kernels=`,
+		` float32 weights, float32 accumulation" weights_memory="0.00 GiB float32" `,
 		"kv_blocks=64 block_size=16 kv_tokens=1024 ", `kv_cache="0.00 GiB f32"`, "max_model_len=512", `max_concurrency="2.00x at 512 tokens"`,
 		"msg=serving url=http://127.0.0.1:", "version="} {
 		if !strings.Contains(out, want) {

@@ -29,8 +29,12 @@ func modelSummary(name string, src modelSource, l *loaded, be backend.Backend, e
 	attrs := []any{
 		"model", name, "source", source, "arch", cfg.Architecture, "params", humanCount(cfg.NumParams()),
 		"weights_dtype", weightsDType(src, l), "device", deviceName(device, be), "kernels", kernelsOf(be),
-		"kv_blocks", blocks, "block_size", g.BlockSize, "kv_tokens", tokens,
 	}
+	if c, ok := be.(*cpu.Backend); ok {
+		// What the weights take in the CPU's own format, not the checkpoint's.
+		attrs = append(attrs, "weights_memory", fmt.Sprintf("%.2f GiB %s", float64(c.WeightBytes())/(1<<30), c.WeightFormat()))
+	}
+	attrs = append(attrs, "kv_blocks", blocks, "block_size", g.BlockSize, "kv_tokens", tokens)
 	if _, isFake := be.(*fake.Backend); !isFake {
 		attrs = append(attrs, "kv_cache", fmt.Sprintf("%.2f GiB %s", float64(kvBytes)/(1<<30), g.KVDType))
 	}
@@ -40,13 +44,19 @@ func modelSummary(name string, src modelSource, l *loaded, be backend.Backend, e
 	return attrs
 }
 
-// weightsDType is how the weights are stored ("BF16 → f32" when the CPU
-// computes in float32 from bfloat16 files).
-func weightsDType(src modelSource, l *loaded) string {
-	stored := l.m.Config.TorchDType
+// storedDType is the checkpoint's weight dtype: its embedding's (F32, BF16,
+// F16), or the config's torch_dtype for generated weights.
+func storedDType(l *loaded) string {
 	if e := l.m.Weights.Embed; e != nil && !e.Generated() {
-		stored = string(e.DType)
+		return string(e.DType)
 	}
+	return l.m.Config.TorchDType
+}
+
+// weightsDType is how the checkpoint stores the weights (the backend's own
+// format is in kernels and weights_memory).
+func weightsDType(src modelSource, l *loaded) string {
+	stored := storedDType(l)
 	switch {
 	case src.RandomWeights:
 		stored = "random"
@@ -67,8 +77,8 @@ func deviceName(device string, be backend.Backend) string {
 }
 
 func kernelsOf(be backend.Backend) string {
-	if _, ok := be.(*cpu.Backend); ok {
-		return cpu.KernelName() + " (float32)"
+	if c, ok := be.(*cpu.Backend); ok {
+		return c.Kernels() + " weights, float32 accumulation"
 	}
 	if _, ok := be.(*fake.Backend); ok {
 		return "none"
