@@ -238,11 +238,13 @@ type messageObject struct {
 }
 
 type contentBlock struct {
-	Type  string          `json:"type"`
-	Text  *string         `json:"text,omitempty"`
-	ID    string          `json:"id,omitempty"`
-	Name  string          `json:"name,omitempty"`
-	Input json.RawMessage `json:"input,omitempty"`
+	Type      string          `json:"type"`
+	Thinking  *string         `json:"thinking,omitempty"`
+	Signature *string         `json:"signature,omitempty"`
+	Text      *string         `json:"text,omitempty"`
+	ID        string          `json:"id,omitempty"`
+	Name      string          `json:"name,omitempty"`
+	Input     json.RawMessage `json:"input,omitempty"`
 }
 
 type usage struct {
@@ -256,8 +258,9 @@ type completion struct {
 	Choices []struct {
 		FinishReason string `json:"finish_reason"`
 		Message      struct {
-			Content   *string    `json:"content"`
-			ToolCalls []chatCall `json:"tool_calls"`
+			Content          *string    `json:"content"`
+			ReasoningContent *string    `json:"reasoning_content"`
+			ToolCalls        []chatCall `json:"tool_calls"`
 		} `json:"message"`
 	} `json:"choices"`
 	Usage struct {
@@ -275,6 +278,12 @@ func fromCompletion(body []byte, model string) (*messageObject, *Error) {
 	ch := c.Choices[0]
 	msg := &messageObject{ID: "msg_" + strings.TrimPrefix(c.ID, "chatcmpl-"), Type: "message", Role: "assistant", Model: model,
 		Content: []contentBlock{}, Usage: usage{InputTokens: c.Usage.PromptTokens, OutputTokens: c.Usage.CompletionTokens}}
+	if r := ch.Message.ReasoningContent; r != nil && *r != "" {
+		// The reasoning parser's text, as a thinking block (unsigned: it
+		// cannot be verified, and is not needed back).
+		empty := ""
+		msg.Content = append(msg.Content, contentBlock{Type: "thinking", Thinking: r, Signature: &empty})
+	}
 	text := ""
 	if ch.Message.Content != nil {
 		text = *ch.Message.Content

@@ -103,6 +103,8 @@ func TestMessages(t *testing.T) {
 			reply: Reply{Status: 200, Body: []byte(completionOK)}, status: 200,
 			chat: []string{`{"role":"system","content":"Be brief."}`, `"tool_calls":[{"id":"t1","type":"function","function":{"name":"get","arguments":"{\"a\":1}"}}]`,
 				`{"role":"tool","content":"sunny","tool_call_id":"t1"},{"role":"user","content":"and?"}`, `"stop":["END"]`, `"temperature":0.5`, `"top_k":3`, `"user":"u1"`}},
+		{name: "reasoning", body: simple, reply: Reply{Status: 200, Body: []byte(`{"id":"chatcmpl-r","choices":[{"finish_reason":"stop","message":{"content":"42","reasoning_content":"think"}}],"usage":{}}`)},
+			status: 200, contains: []string{`"content":[{"type":"thinking","thinking":"think","signature":""},{"type":"text","text":"42"}]`}},
 		{name: "max_tokens required", body: `{"model":"m","messages":[{"role":"user","content":"Hi"}]}`, status: 400,
 			contains: []string{`{"type":"error","error":{"type":"invalid_request_error","message":"max_tokens: Field required"}}`}},
 		{name: "bad role", body: `{"model":"m","max_tokens":1,"messages":[{"role":"system","content":"Hi"}]}`, status: 400, contains: []string{`messages.0.role`}},

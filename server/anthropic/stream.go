@@ -101,8 +101,11 @@ func (st *stream) finish(reply Reply) {
 	}
 	for _, b := range msg.Content {
 		switch {
-		case b.Type == "text" && st.open:
-			continue // streamed already
+		case (b.Type == "text" || b.Type == "thinking") && st.open:
+			continue // streamed already (as text)
+		case b.Type == "thinking":
+			st.event("content_block_start", map[string]any{"index": index, "content_block": map[string]any{"type": "thinking", "thinking": "", "signature": ""}})
+			st.event("content_block_delta", map[string]any{"index": index, "delta": map[string]any{"type": "thinking_delta", "thinking": *b.Thinking}})
 		case b.Type == "text":
 			st.event("content_block_start", map[string]any{"index": index, "content_block": map[string]any{"type": "text", "text": ""}})
 			if *b.Text != "" {

@@ -51,17 +51,31 @@ type outputItem struct {
 	ID        string        `json:"id"`
 	Status    string        `json:"status"`
 	Role      string        `json:"role,omitempty"`
-	Content   *[]outputText `json:"content,omitempty"` // messages only (a pointer: [] is kept)
+	Summary   *[]outputText `json:"summary,omitempty"` // reasoning only
+	Content   *[]outputText `json:"content,omitempty"` // messages and reasoning (a pointer: [] is kept)
 	CallID    string        `json:"call_id,omitempty"`
 	Name      string        `json:"name,omitempty"`
 	Arguments *string       `json:"arguments,omitempty"`
 }
 
+// outputText is a content part: output_text, or (in a reasoning item)
+// reasoning_text, which has no annotations or logprobs.
 type outputText struct {
 	Type        string `json:"type"`
 	Text        string `json:"text"`
 	Annotations []any  `json:"annotations"`
 	Logprobs    []any  `json:"logprobs"`
+}
+
+func (p outputText) MarshalJSON() ([]byte, error) {
+	if p.Type == "output_text" {
+		type plain outputText
+		return json.Marshal(plain(p))
+	}
+	return json.Marshal(struct {
+		Type string `json:"type"`
+		Text string `json:"text"`
+	}{p.Type, p.Text})
 }
 
 type responseUsage struct {
@@ -100,8 +114,9 @@ type completion struct {
 	Choices []struct {
 		FinishReason string `json:"finish_reason"`
 		Message      struct {
-			Content   *string    `json:"content"`
-			ToolCalls []chatCall `json:"tool_calls"`
+			Content          *string    `json:"content"`
+			ReasoningContent *string    `json:"reasoning_content"`
+			ToolCalls        []chatCall `json:"tool_calls"`
 		} `json:"message"`
 	} `json:"choices"`
 	Usage struct {
@@ -121,6 +136,10 @@ func (o *responseObject) complete(body []byte, now time.Time) (chatMessage, *Err
 	text := ""
 	if ch.Message.Content != nil {
 		text = *ch.Message.Content
+	}
+	if r := ch.Message.ReasoningContent; r != nil && *r != "" {
+		o.Output = append(o.Output, outputItem{Type: "reasoning", ID: "rs_" + strings.TrimPrefix(o.msgID, "msg_"), Status: "completed",
+			Summary: &[]outputText{}, Content: &[]outputText{{Type: "reasoning_text", Text: *r}}})
 	}
 	if text != "" || len(ch.Message.ToolCalls) == 0 {
 		o.Output = append(o.Output, outputItem{Type: "message", ID: o.msgID, Status: "completed", Role: "assistant",

@@ -98,6 +98,17 @@ func (st *stream) end(obj *responseObject, e *Error) {
 		return
 	}
 	st.start()
+	if st.open {
+		// The streamed message was announced at index 0: it stays first
+		// (with a reasoning parser its deltas held the reasoning too).
+		for i, it := range obj.Output {
+			if it.Type == "message" && i > 0 {
+				copy(obj.Output[1:i+1], obj.Output[:i])
+				obj.Output[0] = it
+				break
+			}
+		}
+	}
 	for i, it := range obj.Output {
 		switch it.Type {
 		case "message":
@@ -111,6 +122,8 @@ func (st *stream) end(obj *responseObject, e *Error) {
 			st.event("response.output_text.done", map[string]any{"item_id": it.ID, "output_index": i, "content_index": 0,
 				"text": part.Text, "logprobs": []any{}})
 			st.event("response.content_part.done", map[string]any{"item_id": it.ID, "output_index": i, "content_index": 0, "part": part})
+		case "reasoning":
+			st.event("response.output_item.added", map[string]any{"output_index": i, "item": it})
 		case "function_call":
 			added := it
 			added.Status = "in_progress"
