@@ -22,25 +22,34 @@ func llama110M() model.Config {
 	}
 }
 
+// bench110M holds one 110M backend at a time (each holds ~1.2 GB of KV
+// cache besides its weights, and the machine is shared).
 var bench110M struct {
-	once sync.Once
-	be   *Backend
-	err  error
+	mu     sync.Mutex
+	format WeightFormat
+	be     *Backend
 }
 
-func backend110M(b *testing.B) *Backend {
-	bench110M.once.Do(func() {
-		m, err := model.Random(llama110M(), 1)
-		if err != nil {
-			bench110M.err = err
-			return
-		}
-		bench110M.be, bench110M.err = New(m, Options{NumBlocks: 1024, MemoryAvailable: -1})
-	})
-	if bench110M.err != nil {
-		b.Fatal(bench110M.err)
+func backend110M(b *testing.B, f WeightFormat) *Backend {
+	bench110M.mu.Lock()
+	defer bench110M.mu.Unlock()
+	if bench110M.be != nil && bench110M.format == f {
+		return bench110M.be
 	}
-	return bench110M.be
+	if bench110M.be != nil {
+		bench110M.be.Close()
+		bench110M.be = nil
+	}
+	m, err := model.Random(llama110M(), 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	be, err := New(m, Options{NumBlocks: 1024, MemoryAvailable: -1, Weights: f})
+	if err != nil {
+		b.Fatal(err)
+	}
+	bench110M.be, bench110M.format = be, f
+	return be
 }
 
 // streamBandwidth measures bytes/s of reading a buffer far larger than the
@@ -90,21 +99,27 @@ func decodeRate(b *testing.B, be *Backend, seqs, promptLen, steps int) float64 {
 }
 
 // BenchmarkDecodeRoofline reports, for the 110M Llama shape with random
-// weights: the streaming-read bandwidth of this machine, batch-1 decode
-// tokens/s and the fraction of the bandwidth roofline it reaches (weight
-// bytes per token × tokens/s ÷ bandwidth), and the speed-up of 16 sequences
-// per step over one.
+// weights stored in each format (sub-benchmarks named after the kernels, e.g.
+// avx2-fma-bfloat16): the streaming-read bandwidth of this machine, batch-1
+// decode tokens/s and the fraction of the bandwidth roofline it reaches
+// (that format's weight bytes per token × tokens/s ÷ bandwidth), and the
+// speed-up of 16 sequences per step over one.
 //
 // The bandwidth of a shared machine drifts by tens of percent within seconds,
 // so each ratio is formed from adjacent measurements (stream read right
 // before and after a batch-1 run; batch-1 runs right before and after a
 // batch-16 run) and the median over iterations is reported.
 func BenchmarkDecodeRoofline(b *testing.B) {
-	be := backend110M(b)
 	buf := make([]float32, 256<<20) // 1 GiB, far past the caches
 	for i := range buf {
 		buf[i] = 1
 	}
+	for _, f := range []WeightFormat{WeightsF32, WeightsBF16, WeightsInt8} {
+		b.Run(kernelName()+"-"+f.String(), func(b *testing.B) { decodeRoofline(b, backend110M(b, f), buf) })
+	}
+}
+
+func decodeRoofline(b *testing.B, be *Backend, buf []float32) {
 	bytesPerToken := float64(be.WeightBytesPerToken())
 	var bws, ones, sixteens, fractions, speedups []float64
 	for i := 0; i < b.N; i++ {

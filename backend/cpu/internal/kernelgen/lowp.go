@@ -33,6 +33,10 @@ var (
 	formatQ8   = lowpFormat{name: "q8", wType: "*int8", stepSize: 16, scales: true}
 )
 
+// prefetchAhead is how many bytes ahead of the current k-step a kernel
+// prefetches in each panel it streams.
+const prefetchAhead = 1024
+
 // quantBlock is the number of k-steps that share one scale per lane; it
 // must match backend/cpu's q8Block.
 const quantBlock = 32
@@ -102,6 +106,11 @@ func lowpKernel(b *bytes.Buffer, f lowpFormat, m, np int) {
 		return fmt.Sprintf("(%s*1)", reg)
 	}
 	step := func() {
+		// Prefetch well ahead in each panel stream (every k-step touches
+		// less than a line; repeated prefetches of one line are cheap).
+		for pan := 0; pan < np; pan++ {
+			p("PREFETCHT0 %d(DI)%s", prefetchAhead, index(pan, "R11"))
+		}
 		for pan := 0; pan < np; pan++ {
 			w0, w1 := wReg(pan, 0), wReg(pan, 1)
 			ix := index(pan, "R11")
