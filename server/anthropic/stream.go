@@ -43,8 +43,9 @@ func (st *stream) event(typ string, data map[string]any) {
 }
 
 // start sends the headers and message_start. The prompt's token count is
-// known only at the end, so message_start says 0 and message_delta has it.
-func (st *stream) start() {
+// known only at the end: message_start says it only when it starts there
+// (buffered), else 0; message_delta always has it.
+func (st *stream) start(input int) {
 	if st.started {
 		return
 	}
@@ -56,14 +57,14 @@ func (st *stream) start() {
 	st.w.WriteHeader(http.StatusOK)
 	st.event("message_start", map[string]any{"message": map[string]any{"id": st.id, "type": "message", "role": "assistant",
 		"model": st.model, "content": []any{}, "stop_reason": nil, "stop_sequence": nil,
-		"usage": usage{}}})
+		"usage": usage{InputTokens: input}}})
 }
 
 // text is the generator's progress callback: one text delta.
 func (st *stream) text(t string) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	st.start()
+	st.start(0)
 	if !st.open {
 		st.open = true
 		st.event("content_block_start", map[string]any{"index": 0, "content_block": map[string]any{"type": "text", "text": ""}})
@@ -93,7 +94,7 @@ func (st *stream) finish(reply Reply) {
 		st.event("error", map[string]any{"error": errorDetail{e.Type, e.Message}})
 		return
 	}
-	st.start()
+	st.start(msg.Usage.InputTokens)
 	index := 0
 	if st.open {
 		st.event("content_block_stop", map[string]any{"index": 0})

@@ -215,7 +215,8 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, obj)
 		return
 	}
-	st := &stream{w: w, rc: http.NewResponseController(w), obj: obj}
+	st := &stream{w: w, rc: http.NewResponseController(w), obj: obj, created: *obj}
+	st.created.Output = []outputItem{}
 	if len(req.Tools) == 0 {
 		call.Progress = st.text
 	}

@@ -270,6 +270,11 @@ func TestStream(t *testing.T) {
 			if got := strings.Join(types, ","); got != tc.want {
 				t.Errorf("events %s\nwant   %s", got, tc.want)
 			}
+			for _, i := range []int{0, 1} {
+				if r := data[i]["response"].(map[string]any); r["status"] != "in_progress" || len(r["output"].([]any)) != 0 || r["usage"] != nil {
+					t.Errorf("%s carries %v", types[i], r)
+				}
+			}
 			final := data[len(data)-1]["response"].(map[string]any)
 			if tc.name == "text" {
 				out := final["output"].([]any)[0].(map[string]any)

@@ -11,9 +11,10 @@ import (
 // (or the end), so an error found before generation is a plain error
 // response with its status; one after is a response.failed event.
 type stream struct {
-	w   http.ResponseWriter
-	rc  *http.ResponseController
-	obj *responseObject
+	w       http.ResponseWriter
+	rc      *http.ResponseController
+	obj     *responseObject // completed by the time end runs
+	created responseObject  // obj before generation, for response.created and in_progress
 
 	mu      sync.Mutex
 	seq     int
@@ -48,8 +49,8 @@ func (st *stream) start() {
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
 	st.w.WriteHeader(http.StatusOK)
-	st.event("response.created", map[string]any{"response": st.obj})
-	st.event("response.in_progress", map[string]any{"response": st.obj})
+	st.event("response.created", map[string]any{"response": &st.created})
+	st.event("response.in_progress", map[string]any{"response": &st.created})
 }
 
 func emptyPart() outputText {
@@ -88,13 +89,14 @@ func (st *stream) end(obj *responseObject, e *Error) {
 			writeError(st.w, e)
 			return
 		}
-		st.obj.Status = "failed"
+		failed := st.created
+		failed.Status = "failed"
 		code, _ := e.Code.(string)
 		if code == "" {
 			code = "server_error"
 		}
-		st.obj.Error = &responseError{Code: code, Message: e.Message}
-		st.event("response.failed", map[string]any{"response": st.obj})
+		failed.Error = &responseError{Code: code, Message: e.Message}
+		st.event("response.failed", map[string]any{"response": &failed})
 		return
 	}
 	st.start()
