@@ -156,8 +156,16 @@ func (be *Backend) AppliesMasks() bool { return true }
 func KernelName() string { return kernelName() }
 
 // Kernels names the kernel family and weight format this backend runs, for
-// startup summaries and benchmark results: "avx2-fma bfloat16".
-func (be *Backend) Kernels() string { return kernelName() + " " + be.w.format.String() }
+// startup summaries and benchmark results: "avx2-fma float32", "avx512 bfloat16".
+func (be *Backend) Kernels() string { return kernelsOf(be.w.format) }
+
+// kernelsOf names the kernel family and format f.
+func kernelsOf(f WeightFormat) string {
+	if f == WeightsF32 {
+		return kernelName() + " " + f.String()
+	}
+	return lowpKernelName() + " " + f.String()
+}
 
 // WeightFormat is how this backend stores its weight matrices.
 func (be *Backend) WeightFormat() WeightFormat { return be.w.format }

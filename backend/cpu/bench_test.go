@@ -3,6 +3,7 @@ package cpu
 import (
 	"context"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -115,7 +116,7 @@ func BenchmarkDecodeRoofline(b *testing.B) {
 		buf[i] = 1
 	}
 	for _, f := range []WeightFormat{WeightsF32, WeightsBF16, WeightsInt8} {
-		b.Run(kernelName()+"-"+f.String(), func(b *testing.B) { decodeRoofline(b, backend110M(b, f), buf) })
+		b.Run(strings.ReplaceAll(kernelsOf(f), " ", "-"), func(b *testing.B) { decodeRoofline(b, backend110M(b, f), buf) })
 	}
 }
 

@@ -11,6 +11,52 @@ import (
 
 var lowpFormats = []WeightFormat{WeightsBF16, WeightsInt8}
 
+// lowpFamilies runs fn with each kernel family of the bfloat16 and int8
+// formats this CPU has: the AVX2 one (or the portable one) always, the
+// AVX-512 one where the CPU has it.
+func lowpFamilies(t *testing.T, fn func(t *testing.T)) {
+	saved := useAVX512
+	t.Cleanup(func() { useAVX512 = saved })
+	useAVX512 = false
+	t.Run(lowpKernelName(), fn)
+	if !hasAVX512 {
+		t.Logf("no AVX-512 kernels on this CPU or build (%s): AVX-512 family not tested", kernelName())
+		return
+	}
+	useAVX512 = true
+	t.Run(lowpKernelName(), fn)
+}
+
+// TestAVX512MatchesAVX2: the AVX-512 bfloat16 and int8 kernels give the AVX2
+// kernels' bits (each lane is the same FMA chain), so a process's results do
+// not depend on which of the two its CPU picks.
+func TestAVX512MatchesAVX2(t *testing.T) {
+	if !hasAVX512 {
+		t.Skipf("this CPU or build has no AVX-512 kernels (kernels: %s)", lowpKernelName())
+	}
+	saved := useAVX512
+	defer func() { useAVX512 = saved }()
+	rng := rand.New(rand.NewPCG(17, 18))
+	for _, f := range lowpFormats {
+		for _, c := range matmulCases {
+			x := randSlice(rng, c.rows*c.k)
+			pm := packMatrixAs(randSlice(rng, c.n*c.k), c.n, c.k, f)
+			pool := &workers{n: 2}
+			z := make([]float32, c.rows*c.n)
+			y := make([]float32, c.rows*c.n)
+			useAVX512 = true
+			pool.matmul(z, c.n, x, c.k, c.rows, pm)
+			useAVX512 = false
+			pool.matmul(y, c.n, x, c.k, c.rows, pm)
+			for i := range z {
+				if z[i] != y[i] {
+					t.Fatalf("%s rows%d n%d k%d: out[%d] avx512 %v, avx2 %v", f, c.rows, c.n, c.k, i, z[i], y[i])
+				}
+			}
+		}
+	}
+}
+
 func TestToBF16(t *testing.T) {
 	cases := []struct {
 		in   float32
@@ -72,7 +118,9 @@ var matmulCases = []struct{ rows, n, k int }{
 // widening is exact; int8's weight × scale is rounded the same way in every
 // kernel), and is within float32 rounding of the float64 reference on those
 // weights.
-func TestLowpMatmulMatchesFloat32(t *testing.T) {
+func TestLowpMatmulMatchesFloat32(t *testing.T) { lowpFamilies(t, testLowpMatmulMatchesFloat32) }
+
+func testLowpMatmulMatchesFloat32(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
 	for _, f := range lowpFormats {
 		for _, c := range matmulCases {
@@ -104,7 +152,9 @@ func TestLowpMatmulMatchesFloat32(t *testing.T) {
 
 // TestLowpKernelsGoMatchAsm checks the portable kernels against the ones in
 // use, for k inside one int8 block, across blocks and partial last blocks.
-func TestLowpKernelsGoMatchAsm(t *testing.T) {
+func TestLowpKernelsGoMatchAsm(t *testing.T) { lowpFamilies(t, testLowpKernelsGoMatchAsm) }
+
+func testLowpKernelsGoMatchAsm(t *testing.T) {
 	rng := rand.New(rand.NewPCG(13, 14))
 	for _, f := range lowpFormats {
 		for m := 1; m <= maxKernelRows; m++ {
@@ -121,7 +171,7 @@ func TestLowpKernelsGoMatchAsm(t *testing.T) {
 				}
 				for i := range got {
 					if d := math.Abs(float64(got[i] - want[i])); d > 1e-4 {
-						t.Fatalf("%s m=%d k=%d [%d]: %s kernel %v, go kernel %v", f, m, k, i, kernelName(), got[i], want[i])
+						t.Fatalf("%s m=%d k=%d [%d]: %s kernel %v, go kernel %v", f, m, k, i, lowpKernelName(), got[i], want[i])
 					}
 				}
 			}

@@ -2,6 +2,13 @@
 
 package cpu
 
+// hasAVX512 and useAVX512: the portable build has no AVX-512 kernels.
+const hasAVX512 = false
+
+var useAVX512 = false
+
+func lowpKernelName() string { return kernelName() }
+
 func kernelBF16(m, k int, x []float32, ldx int, panel []uint16, out []float32, ldo int) {
 	kernelBF16Go(m, k, x, ldx, panel, out, ldo)
 }

@@ -48,18 +48,28 @@ func lowpFile(f lowpFormat) []byte {
 	fmt.Fprintln(&b, "//go:build amd64 && !purego")
 	fmt.Fprintln(&b)
 	fmt.Fprintln(&b, `#include "textflag.h"`)
-	for m := 1; m <= maxRows; m++ {
-		lowpKernel(&b, f, m, 1)
+	for _, zmm := range []bool{false, true} {
+		for m := 1; m <= maxRows; m++ {
+			lowpKernel(&b, f, m, 1, zmm)
+		}
+		lowpKernel(&b, f, 1, 2, zmm)
 	}
-	lowpKernel(&b, f, 1, 2)
 	return b.Bytes()
 }
 
 // lowpKernel writes the kernel of m rows × np adjacent panels (np 2 only for
 // one row: four accumulator chains keep a lone decode row's loads in flight).
-func lowpKernel(b *bytes.Buffer, f lowpFormat, m, np int) {
+// With zmm it is the AVX-512 variant (named ...Z): one 16-lane register per
+// panel row instead of two 8-lane halves. Each lane is the same FMA chain,
+// so both variants give the same bits.
+func lowpKernel(b *bytes.Buffer, f lowpFormat, m, np int, zmm bool) {
 	p := func(format string, args ...any) { fmt.Fprintf(b, "\t"+format+"\n", args...) }
 	name := fmt.Sprintf("%sPanel%dx%d", f.name, m, 16*np)
+	if zmm {
+		name += "Z"
+		lowpKernelZ(b, f, m, np, name, p)
+		return
+	}
 	label := func(l string) string { return name + l }
 	args := fmt.Sprintf("k int, x *float32, ldx int, w %s, out *float32, ldo int", f.wType)
 	frame := 48
@@ -173,6 +183,114 @@ func lowpKernel(b *bytes.Buffer, f lowpFormat, m, np int) {
 		for pan := 0; pan < np; pan++ {
 			p("VMOVUPS Y%d, %d(R8)", acc(r, pan, 0), 64*pan)
 			p("VMOVUPS Y%d, %d(R8)", acc(r, pan, 1), 64*pan+32)
+		}
+		if r < m-1 {
+			p("ADDQ R9, R8")
+		}
+	}
+	p("VZEROUPPER")
+	p("RET")
+}
+
+// lowpKernelZ is lowpKernel's AVX-512 body (AVX512F, and AVX512BW for the
+// bfloat16 widening): accumulators Z0.., weights Z20+panel, broadcasts Z14/Z15.
+func lowpKernelZ(b *bytes.Buffer, f lowpFormat, m, np int, name string, p func(string, ...any)) {
+	label := func(l string) string { return name + l }
+	args := fmt.Sprintf("k int, x *float32, ldx int, w %s, out *float32, ldo int", f.wType)
+	frame, outOff, ldoOff := 48, 32, 40
+	if f.scales {
+		args = fmt.Sprintf("k int, x *float32, ldx int, w %s, s *float32, out *float32, ldo int", f.wType)
+		frame, outOff, ldoOff = 56, 40, 48
+	}
+	fmt.Fprintf(b, "\n// func %s(%s)\n", name, args)
+	fmt.Fprintf(b, "TEXT ·%s(SB), NOSPLIT, $0-%d\n", name, frame)
+	p("MOVQ k+0(FP), CX")
+	p("MOVQ x+8(FP), SI")
+	p("MOVQ ldx+16(FP), DX")
+	p("MOVQ w+24(FP), DI")
+	if f.scales {
+		p("MOVQ s+32(FP), R9")
+	}
+	p("SHLQ $2, DX")
+	for r := 1; r < m; r++ {
+		p("LEAQ (%s)(DX*1), %s", rowRegs[r-1], rowRegs[r])
+	}
+	if np == 2 {
+		p("MOVQ CX, R11")
+		p("IMULQ $%d, R11", f.stepSize)
+		if f.scales {
+			p("MOVQ CX, R12")
+			p("ADDQ $%d, R12", quantBlock-1)
+			p("SHRQ $%d, R12", 5)
+			p("SHLQ $6, R12")
+		}
+	}
+	acc := func(r, pan int) int { return r*np + pan }
+	for a := 0; a < np*m; a++ {
+		p("VPXORD Z%d, Z%d, Z%d", a, a, a)
+	}
+	index := func(pan int, reg string) string {
+		if pan == 0 {
+			return ""
+		}
+		return fmt.Sprintf("(%s*1)", reg)
+	}
+	step := func() {
+		for pan := 0; pan < np; pan++ {
+			p("PREFETCHT0 %d(DI)%s", prefetchAhead, index(pan, "R11"))
+		}
+		for pan := 0; pan < np; pan++ {
+			wr := 20 + pan
+			ix := index(pan, "R11")
+			if f.scales {
+				p("VPMOVSXBD (DI)%s, Z%d", ix, wr)
+				p("VCVTDQ2PS Z%d, Z%d", wr, wr)
+				p("VMULPS (R9)%s, Z%d, Z%d", index(pan, "R12"), wr, wr)
+			} else {
+				p("VPMOVZXWD (DI)%s, Z%d", ix, wr)
+				p("VPSLLD $16, Z%d, Z%d", wr, wr)
+			}
+		}
+		for r := 0; r < m; r++ {
+			bc := 14 + r%2
+			p("VBROADCASTSS (%s)(BX*4), Z%d", rowRegs[r], bc)
+			for pan := 0; pan < np; pan++ {
+				p("VFMADD231PS Z%d, Z%d, Z%d", 20+pan, bc, acc(r, pan))
+			}
+		}
+		p("ADDQ $%d, DI", f.stepSize)
+		p("INCQ BX")
+	}
+	p("XORQ BX, BX")
+	if f.scales {
+		fmt.Fprintf(b, "%s:\n", label("block"))
+		p("CMPQ BX, CX")
+		p("JGE %s", label("store"))
+		p("MOVQ BX, DX")
+		p("ADDQ $%d, DX", quantBlock)
+		p("CMPQ DX, CX")
+		p("CMOVQGT CX, DX")
+		fmt.Fprintf(b, "%s:\n", label("loop"))
+		step()
+		p("CMPQ BX, DX")
+		p("JLT %s", label("loop"))
+		p("ADDQ $64, R9")
+		p("JMP %s", label("block"))
+	} else {
+		p("TESTQ CX, CX")
+		p("JEQ %s", label("store"))
+		fmt.Fprintf(b, "%s:\n", label("loop"))
+		step()
+		p("CMPQ BX, CX")
+		p("JLT %s", label("loop"))
+	}
+	fmt.Fprintf(b, "%s:\n", label("store"))
+	p("MOVQ out+%d(FP), R8", outOff)
+	p("MOVQ ldo+%d(FP), R9", ldoOff)
+	p("SHLQ $2, R9")
+	for r := 0; r < m; r++ {
+		for pan := 0; pan < np; pan++ {
+			p("VMOVUPS Z%d, %d(R8)", acc(r, pan), 64*pan)
 		}
 		if r < m-1 {
 			p("ADDQ R9, R8")
