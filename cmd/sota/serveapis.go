@@ -60,10 +60,11 @@ type chatGenerator struct{ srv *openai.Server }
 
 func (g chatGenerator) Chat(ctx context.Context, c anthropic.Call) anthropic.Reply {
 	if c.CountTokens {
-		r := g.srv.Do(ctx, openai.Call{Principal: c.Principal, Endpoint: openai.EndpointTokenize, Body: c.Body, RequestID: c.RequestID, Class: c.Class})
+		r := g.srv.Do(ctx, openai.Call{Principal: c.Principal, Endpoint: openai.EndpointTokenize, Body: c.Body, RequestID: c.RequestID,
+			Class: c.Class, Observe: "/v1/messages/count_tokens"})
 		return anthropic.Reply{Status: r.Status, Header: r.Header, Body: r.Body}
 	}
-	r := runChat(ctx, g.srv, c.Principal, c.Class, c.Body, c.RequestID, c.Progress)
+	r := runChat(ctx, g.srv, "/v1/messages", c.Principal, c.Class, c.Body, c.RequestID, c.Progress)
 	return anthropic.Reply{Status: r.Status, Header: r.Header, Body: r.Body}
 }
 
@@ -71,15 +72,16 @@ func (g chatGenerator) Chat(ctx context.Context, c anthropic.Call) anthropic.Rep
 type responsesGenerator struct{ srv *openai.Server }
 
 func (g responsesGenerator) Chat(ctx context.Context, c responses.Call) responses.Reply {
-	r := runChat(ctx, g.srv, c.Principal, c.Class, c.Body, c.RequestID, c.Progress)
+	r := runChat(ctx, g.srv, "/v1/responses", c.Principal, c.Class, c.Body, c.RequestID, c.Progress)
 	return responses.Reply{Status: r.Status, Header: r.Header, Body: r.Body}
 }
 
-// runChat runs one chat completions body; progress gets the first
-// choice's text as it comes.
-func runChat(ctx context.Context, srv *openai.Server, p admission.Principal, class admission.Class, body []byte, reqID string,
-	progress func(string)) openai.Reply {
-	call := openai.Call{Principal: p, Endpoint: openai.EndpointChat, Body: body, RequestID: reqID, Class: class}
+// runChat runs one chat completions body for the endpoint (its usage and
+// metrics are that endpoint's); progress gets the first choice's text as
+// it comes.
+func runChat(ctx context.Context, srv *openai.Server, endpoint string, p admission.Principal, class admission.Class, body []byte,
+	reqID string, progress func(string)) openai.Reply {
+	call := openai.Call{Principal: p, Endpoint: openai.EndpointChat, Body: body, RequestID: reqID, Class: class, Observe: endpoint}
 	if progress != nil {
 		call.Progress = func(choice int, text string) {
 			if choice == 0 {

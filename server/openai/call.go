@@ -40,6 +40,10 @@ type Call struct {
 	// Deltas, when set, receives each choice's pieces as they are
 	// generated, with token ids and logprobs (from one goroutine at a time).
 	Deltas func(Delta)
+	// Observe, when set, is the endpoint of another API shape the call
+	// answers for (/v1/messages): usage is recorded under it, and the call
+	// is observed (metrics, access log, trace) as a request to it.
+	Observe string
 }
 
 // Reply is what the endpoint answered.
@@ -171,7 +175,11 @@ func (s *Server) Do(ctx context.Context, c Call) (reply Reply) {
 	rec := &requestRecord{principal: c.Principal, start: s.cfg.Now(), now: s.cfg.Now, sw: sw}
 	ctx = context.WithValue(ctx, callKey{}, hooks)
 	ctx = context.WithValue(ctx, recordKey{}, rec)
-	r, err := http.NewRequestWithContext(ctx, http.MethodPost, c.Endpoint, bytes.NewReader(c.Body))
+	path := c.Endpoint
+	if c.Observe != "" {
+		path = c.Observe
+	}
+	r, err := http.NewRequestWithContext(ctx, http.MethodPost, path, bytes.NewReader(c.Body))
 	if err != nil {
 		writeError(mw, classify(err, ""))
 		return
@@ -183,6 +191,9 @@ func (s *Server) Do(ctx context.Context, c Call) (reply Reply) {
 	}
 	if !c.Check {
 		defer s.recordUsage(r, rec)
+	}
+	if c.Observe != "" {
+		defer s.observe(r, rec)
 	}
 	h(sw, r)
 	if mw.status == 0 {
