@@ -210,11 +210,13 @@ func (s *Server) messages(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, msg)
 		return
 	}
-	st := &stream{w: w, rc: http.NewResponseController(w), model: req.Model, id: newID("msg_"), buffer: len(req.Tools) > 0}
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	st := &stream{w: w, rc: http.NewResponseController(w), model: req.Model, id: newID("msg_"), buffer: len(req.Tools) > 0, cancel: cancel}
 	if !st.buffer {
 		call.Progress = st.text
 	}
-	reply := s.cfg.Generator.Chat(r.Context(), call)
+	reply := s.cfg.Generator.Chat(ctx, call)
 	st.finish(reply)
 }
 

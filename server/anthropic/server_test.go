@@ -3,6 +3,7 @@ package anthropic
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -22,16 +23,39 @@ type fakeGen struct {
 	reply    Reply
 	progress []string
 	got      Call
+	ctxErr   error // the context's error after the progress
 }
 
-func (g *fakeGen) Chat(_ context.Context, c Call) Reply {
+func (g *fakeGen) Chat(ctx context.Context, c Call) Reply {
 	g.got = c
 	if c.Progress != nil {
 		for _, p := range g.progress {
 			c.Progress(p)
 		}
 	}
+	g.ctxErr = ctx.Err()
 	return g.reply
+}
+
+// failWriter is a client that takes no bytes.
+type failWriter struct{ h http.Header }
+
+func (w *failWriter) Header() http.Header       { return w.h }
+func (w *failWriter) WriteHeader(int)           {}
+func (w *failWriter) Write([]byte) (int, error) { return 0, errors.New("stalled") }
+
+// A stream whose client takes no bytes aborts its generation.
+func TestStreamWriteFailureAborts(t *testing.T) {
+	g := &fakeGen{reply: Reply{Status: 200, Body: []byte(completionOK)}, progress: []string{"a", "b"}}
+	s, err := New(Config{Generator: g})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := httptest.NewRequest("POST", "/v1/messages", strings.NewReader(strings.Replace(simple, `{"model"`, `{"stream":true,"model"`, 1)))
+	s.messages(&failWriter{h: http.Header{}}, r)
+	if g.ctxErr == nil {
+		t.Error("the generation's context is still live after a failed write")
+	}
 }
 
 type keys map[string]admission.Principal

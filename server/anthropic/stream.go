@@ -18,9 +18,10 @@ type stream struct {
 	buffer bool // with tools: the reply is parsed whole, then sent as blocks
 
 	mu      sync.Mutex
-	started bool // message_start sent
-	open    bool // a text block is open at index 0
-	failed  bool // a write failed: the client is gone
+	started bool   // message_start sent
+	open    bool   // a text block is open at index 0
+	failed  bool   // a write failed: the client is gone (or stalled)
+	cancel  func() // aborts the generation, at a failed write
 }
 
 // event writes one SSE event.
@@ -37,6 +38,9 @@ func (st *stream) event(typ string, data map[string]any) {
 	}
 	if _, err := fmt.Fprintf(st.w, "event: %s\ndata: {\"type\":%q%s}\n\n", typ, typ, rest); err != nil {
 		st.failed = true
+		if st.cancel != nil {
+			st.cancel()
+		}
 		return
 	}
 	_ = st.rc.Flush()

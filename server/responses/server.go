@@ -215,12 +215,14 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, obj)
 		return
 	}
-	st := &stream{w: w, rc: http.NewResponseController(w), obj: obj, created: *obj}
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	st := &stream{w: w, rc: http.NewResponseController(w), obj: obj, created: *obj, cancel: cancel}
 	st.created.Output = []outputItem{}
 	if len(req.Tools) == 0 {
 		call.Progress = st.text
 	}
-	reply := s.cfg.Generator.Chat(r.Context(), call)
+	reply := s.cfg.Generator.Chat(ctx, call)
 	done, e := finish(reply)
 	st.end(done, e)
 }

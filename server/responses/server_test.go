@@ -3,6 +3,7 @@ package responses
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -25,9 +26,10 @@ type fakeGen struct {
 	replies  []Reply
 	progress []string
 	calls    []Call
+	ctxErr   error // the context's error after the last call's progress
 }
 
-func (g *fakeGen) Chat(_ context.Context, c Call) Reply {
+func (g *fakeGen) Chat(ctx context.Context, c Call) Reply {
 	g.mu.Lock()
 	g.calls = append(g.calls, c)
 	r := g.replies[0]
@@ -40,7 +42,31 @@ func (g *fakeGen) Chat(_ context.Context, c Call) Reply {
 			c.Progress(p)
 		}
 	}
+	g.mu.Lock()
+	g.ctxErr = ctx.Err()
+	g.mu.Unlock()
 	return r
+}
+
+// failWriter is a client that takes no bytes.
+type failWriter struct{ h http.Header }
+
+func (w *failWriter) Header() http.Header       { return w.h }
+func (w *failWriter) WriteHeader(int)           {}
+func (w *failWriter) Write([]byte) (int, error) { return 0, errors.New("stalled") }
+
+// A stream whose client takes no bytes aborts its generation.
+func TestStreamWriteFailureAborts(t *testing.T) {
+	g := &fakeGen{replies: []Reply{chatReply("ab", "stop")}, progress: []string{"a", "b"}}
+	s, err := New(Config{Generator: g})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := httptest.NewRequest("POST", "/v1/responses", strings.NewReader(`{"model":"m","input":"x","stream":true}`))
+	s.create(&failWriter{h: http.Header{}}, r)
+	if g.ctxErr == nil {
+		t.Error("the generation's context is still live after a failed write")
+	}
 }
 
 func (g *fakeGen) last() Call {

@@ -18,9 +18,10 @@ type stream struct {
 
 	mu      sync.Mutex
 	seq     int
-	started bool // response.created sent
-	open    bool // the message item (output 0) is streaming
-	failed  bool // a write failed: the client is gone
+	started bool   // response.created sent
+	open    bool   // the message item (output 0) is streaming
+	failed  bool   // a write failed: the client is gone (or stalled)
+	cancel  func() // aborts the generation, at a failed write
 }
 
 // event writes one SSE event; data gets its type and sequence number.
@@ -34,6 +35,9 @@ func (st *stream) event(typ string, data map[string]any) {
 	b, _ := json.Marshal(data)
 	if _, err := fmt.Fprintf(st.w, "event: %s\ndata: %s\n\n", typ, b); err != nil {
 		st.failed = true
+		if st.cancel != nil {
+			st.cancel()
+		}
 		return
 	}
 	_ = st.rc.Flush()
