@@ -103,6 +103,11 @@ func (s *Server) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("POST /v1/responses", s.create)
 	mux.HandleFunc("GET /v1/responses/{id}", s.get)
 	mux.HandleFunc("DELETE /v1/responses/{id}", s.delete)
+	notServed := func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, newError(http.StatusNotFound, "", fmt.Sprintf("%s %s is not served", r.Method, r.URL.Path)))
+	}
+	mux.HandleFunc("/v1/responses", notServed)
+	mux.HandleFunc("/v1/responses/", notServed)
 }
 
 func (s *Server) authenticate(r *http.Request) (admission.Principal, *Error) {

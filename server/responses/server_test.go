@@ -229,6 +229,11 @@ func TestStoreAndPrevious(t *testing.T) {
 	if status, _ := do(t, "DELETE", hs.URL+"/v1/responses/"+first.ID, "sk-acme", ""); status != 404 {
 		t.Errorf("second DELETE: %d", status)
 	}
+	for _, path := range []string{"/v1/responses/" + first.ID + "/input_items", "/v1/responses"} {
+		if status, body := do(t, "GET", hs.URL+path, "sk-acme", ""); status != 404 || !strings.Contains(body, `"error":{`) {
+			t.Errorf("GET %s: %d %s", path, status, body)
+		}
+	}
 }
 
 func eventTypes(t *testing.T, body string) ([]string, []map[string]any) {
