@@ -68,7 +68,7 @@ func New(m *model.Model, opts Options) (*Backend, error) {
 		return nil, err
 	}
 	if opts.Weights > WeightsInt8 {
-		return nil, fmt.Errorf("cpu backend: %v", opts.Weights)
+		return nil, fmt.Errorf("cpu backend: unknown weight format %v", opts.Weights)
 	}
 	if err := checkMemory(&cfg, geo, opts.Weights, opts.MemoryAvailable); err != nil {
 		return nil, err

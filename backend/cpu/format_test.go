@@ -1,9 +1,11 @@
 package cpu
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/sotasystems/sota/internal/testmodels"
@@ -242,5 +244,40 @@ func TestParseWeightFormat(t *testing.T) {
 	}
 	if _, err := ParseWeightFormat("fp8"); err == nil {
 		t.Error("fp8 accepted")
+	}
+}
+
+// TestMemoryCheckUsesFormatBytes: the memory check counts the bytes the
+// chosen format holds, so a budget between the bfloat16 and the float32
+// size admits the one and refuses the other, naming the format.
+func TestMemoryCheckUsesFormatBytes(t *testing.T) {
+	m := loadModel(t, testmodels.Testdata(t, "llama-tiny"))
+	g, err := geometry(&m.Config, &Options{NumBlocks: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv := int64(g.NumBlocks) * kvBytesPerBlock(m.Config.NumLayers, g.BlockSize, m.Config.NumKVHeads, m.Config.HeadDim)
+	budget := kv + (weightBytes(&m.Config, WeightsF32)+weightBytes(&m.Config, WeightsBF16))/2
+	cases := []struct {
+		format  WeightFormat
+		wantErr string
+	}{
+		{WeightsF32, "float32 weights"},
+		{WeightsBF16, ""},
+		{WeightsInt8, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.format.String(), func(t *testing.T) {
+			err := checkMemory(&m.Config, g, c.format, budget)
+			if c.wantErr == "" && err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+			if c.wantErr != "" && (!errors.Is(err, ErrOutOfMemory) || !strings.Contains(err.Error(), c.wantErr)) {
+				t.Fatalf("error %v, want ErrOutOfMemory naming %q", err, c.wantErr)
+			}
+		})
+	}
+	if _, err := New(m, Options{NumBlocks: 4, MemoryAvailable: -1, Weights: WeightsInt8 + 1}); err == nil {
+		t.Fatal("an unknown weight format was accepted")
 	}
 }
