@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -99,6 +100,22 @@ func TestRequestBounds(t *testing.T) {
 	code, body, _ := ts.post("/v1/completions", huge)
 	if took := time.Since(start); code != 400 || !strings.Contains(body, "context_length_exceeded") || took > limit {
 		t.Fatalf("a 1 MB prompt: %d in %v: %.200s", code, took, body)
+	}
+	// At the default body cap (8 MiB) the refusal allocates far less than
+	// 100 MB in all (client and server together: an upper bound on the peak).
+	ts.srv.cfg.MaxBodyBytes = 8 << 20
+	big := `{"prompt": "` + strings.Repeat("once upon a time ", 500000) + `"}` // 8.5 MB of text, cut to the cap
+	big = big[:8<<20-4] + `"}`
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	start = time.Now()
+	code, body, _ = ts.post("/v1/completions", big)
+	took := time.Since(start)
+	runtime.ReadMemStats(&after)
+	// Its time is sending and decoding 8 MiB of JSON, not tokenizing (seconds).
+	if alloc := after.TotalAlloc - before.TotalAlloc; code != 400 || alloc > 100<<20 || took > 10*limit {
+		t.Fatalf("an 8 MiB prompt: %d in %v, %d MB allocated: %.200s", code, took, alloc>>20, body)
 	}
 	code, body, _ = ts.post("/v1/chat/completions", `{"messages": [{"role": "user", "content": "`+strings.Repeat("once upon a time ", 60000)+`"}]}`)
 	if code != 400 || !strings.Contains(body, `"param":"messages"`) {
