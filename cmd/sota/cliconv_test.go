@@ -195,6 +195,8 @@ func TestTokenizeChatParity(t *testing.T) {
 	messages := []string{
 		`[{"role": "user", "content": "Once upon a time"}]`,
 		`[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi <b>&"}, {"role": "assistant", "content": "Hello."}, {"role": "user", "content": "Again"}]`,
+		// Normalized by the server before rendering: content parts, developer.
+		`[{"role": "developer", "content": [{"type": "text", "text": "Be brief."}]}, {"role": "user", "content": [{"type": "text", "text": "Part one"}, {"type": "text", "text": "part two"}]}]`,
 	}
 	for _, m := range models {
 		t.Run(m.name, func(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/sotasystems/sota/internal/demo"
+	"github.com/sotasystems/sota/server/openai"
 	"github.com/sotasystems/sota/tokenizer"
 )
 
@@ -72,6 +73,11 @@ func (c *tokenizeCmd) Run(rc *runContext) error {
 			result = tok.Decode(ids, c.SkipSpecial)
 		case c.Chat:
 			msgs, tools := chatInput(line)
+			// The server's own normalization, so the rendering is the served one.
+			msgs, err := openai.NormalizeMessages(msgs)
+			if err != nil {
+				return fmt.Errorf("line %d: %w", n, err)
+			}
 			text, err := tmpl.RenderJSON(msgs, tools, tokenizer.RenderOptions{AddGenerationPrompt: c.AddGenerationPrompt, Kwargs: kwargs})
 			if err != nil {
 				return fmt.Errorf("line %d: %w", n, err)

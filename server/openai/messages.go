@@ -216,3 +216,15 @@ func mustJSON(v any) json.RawMessage {
 	}
 	return b
 }
+
+// NormalizeMessages is what the chat endpoint does to "messages" before the
+// template sees them (content parts joined, developer as system, tool-call
+// arguments as objects), for tools that must render exactly as the server
+// does (sota tokenize --chat).
+func NormalizeMessages(raw json.RawMessage) (json.RawMessage, error) {
+	out, e := normalizeMessages(raw)
+	if e != nil {
+		return nil, e
+	}
+	return out, nil
+}
