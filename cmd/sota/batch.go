@@ -51,6 +51,9 @@ type batchResult struct {
 	Outputs []batchOutput `json:"outputs,omitempty"`
 	Usage   *batchUsage   `json:"usage,omitempty"`
 	Error   string        `json:"error,omitempty"`
+	// Warning says what was changed to make the request run (a max_tokens
+	// capped to the context), as single-prompt generate says on stderr.
+	Warning string `json:"warning,omitempty"`
 }
 
 type batchOutput struct {
@@ -121,6 +124,11 @@ func (g *generateCmd) runBatch(rc *runContext, l *loaded, eng *engine.Engine, de
 			p.res.ID, p.res.Prompt = line.ID, line.Prompt
 			if err == nil {
 				p.prompt = req.Prompt
+				if room := eng.MaxModelLen() - len(req.Prompt); room > 0 && req.MaxTokens > room {
+					p.res.Warning = fmt.Sprintf("max_tokens %d capped to %d: the prompt has %d tokens and the context %d (--max-model-len)",
+						req.MaxTokens, room, len(req.Prompt), eng.MaxModelLen())
+					req.MaxTokens = room
+				}
 				p.stream, err = eng.Generate(ctx, req)
 			}
 			if err != nil {

@@ -111,3 +111,18 @@ func TestGenerateBatchFieldsAndErrors(t *testing.T) {
 		t.Fatalf("last result %+v", last)
 	}
 }
+
+// A max_tokens past the context runs what fits and says so in the result.
+func TestGenerateBatchCapsMaxTokens(t *testing.T) {
+	input := writeFile(t, "in.jsonl", `{"prompt_ids": [1, 400], "max_tokens": 600, "ignore_eos": true}`)
+	code, out, errOut := sota(t, "generate", "--input", input)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	res := readResults(t, out)
+	if len(res) != 1 || !strings.Contains(res[0].Warning, "max_tokens 600 capped to 510") ||
+		len(res[0].Outputs) != 1 || len(res[0].Outputs[0].TokenIDs) != 510 {
+		t.Fatalf("result %+v", res)
+	}
+}
+
