@@ -125,4 +125,3 @@ func TestGenerateBatchCapsMaxTokens(t *testing.T) {
 		t.Fatalf("result %+v", res)
 	}
 }
-
