@@ -26,18 +26,15 @@ import argparse
 import http.client
 import json
 import os
-import shutil
 import socket
 import subprocess
-import sys
-import tempfile
 import threading
 import time
 import urllib.request
 
 import openai
 
-from sotaserver import Fail, SotaServer, expect
+from sotaserver import Fail, SotaServer, expect, run_checks
 
 TIERS = """\
 tiers:
@@ -240,11 +237,8 @@ def main():
     ap.add_argument("--sota", default=os.environ.get("SOTA_BIN", "bin/sota"))
     ap.add_argument("--node", default=os.environ.get("NODE", "node"))
     args = ap.parse_args()
-    work = tempfile.mkdtemp(prefix="sota-e2e-admission.")
-    srv = None
-    t0 = time.time()
-    try:
-        srv = Server(args.sota, work)
+
+    def checks(srv):
         log(f"serving {srv.base} with tenants acme (solo: 3 streams, queue 1, 2s) and beta (team)")
         check_caps_queue_and_rejections(srv)
         calls = check_sdks(srv, args.node)
@@ -252,19 +246,8 @@ def main():
         check_stalled_client(srv)
         srv.wait_streams("acme", 0, 0)
         srv.wait_streams("beta", 0, 0)
-        srv.stop()
-        srv = None
-        log(f"PASS in {time.time() - t0:.1f}s")
-    except Fail as e:
-        print(f"e2e-admission: FAIL: {e}", file=sys.stderr)
-        if srv is not None:
-            print("----- server log (last 40 lines) -----", file=sys.stderr)
-            print(srv.log_tail(), file=sys.stderr)
-        sys.exit(1)
-    finally:
-        if srv is not None:
-            srv.kill()
-        shutil.rmtree(work, ignore_errors=True)
+
+    run_checks("admission", lambda work: Server(args.sota, work), checks)
 
 
 if __name__ == "__main__":

@@ -32,10 +32,7 @@ import hmac
 import http.server
 import io
 import json
-import shutil
 import subprocess
-import sys
-import tempfile
 import threading
 import time
 import urllib.error
@@ -43,7 +40,7 @@ import urllib.request
 
 import openai
 
-from sotaserver import Fail, SotaServer, expect
+from sotaserver import Fail, SotaServer, expect, run_checks
 
 MODEL = "stories260k"
 
@@ -275,30 +272,16 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sota", default="bin/sota")
     args = ap.parse_args()
-    work = tempfile.mkdtemp(prefix="sota-e2e-jobs.")
-    srv = None
-    t0 = time.time()
-    try:
-        srv = Server(args.sota, work)
+
+    def checks(srv):
         log(f"serving {srv.base} with tenants acme (solo) and beta (team)")
         check_jobs_api(srv)
         check_stream_resume(srv)
         check_cancel(srv)
         check_webhook(srv)
         check_batch_sdk(srv)
-        srv.stop()
-        srv = None
-        log(f"PASS in {time.time() - t0:.1f}s")
-    except Fail as e:
-        print(f"e2e-jobs: FAIL: {e}", file=sys.stderr)
-        if srv is not None:
-            print("----- server log (last 40 lines) -----", file=sys.stderr)
-            print(srv.log_tail(), file=sys.stderr)
-        sys.exit(1)
-    finally:
-        if srv is not None:
-            srv.kill()
-        shutil.rmtree(work, ignore_errors=True)
+
+    run_checks("jobs", lambda work: Server(args.sota, work), checks)
 
 
 if __name__ == "__main__":

@@ -86,3 +86,32 @@ class SotaServer:
     def kill(self):
         if self.proc.poll() is None:
             self.proc.kill()
+
+
+def run_checks(name: str, start, checks) -> None:
+    """Starts a server with start(work), runs checks(srv) on it, stops it
+    (exit 0 required) and prints PASS; on a Fail prints the server's log and
+    exits 1. The work folder and the server never outlive the call."""
+    import shutil
+    import sys
+    import tempfile
+
+    work = tempfile.mkdtemp(prefix=f"sota-e2e-{name}.")
+    srv = None
+    t0 = time.time()
+    try:
+        srv = start(work)
+        checks(srv)
+        srv.stop()
+        srv = None
+        print(f"e2e-{name}: PASS in {time.time() - t0:.1f}s", flush=True)
+    except Fail as e:
+        print(f"e2e-{name}: FAIL: {e}", file=sys.stderr)
+        if srv is not None:
+            print("----- server log (last 40 lines) -----", file=sys.stderr)
+            print(srv.log_tail(), file=sys.stderr)
+        sys.exit(1)
+    finally:
+        if srv is not None:
+            srv.kill()
+        shutil.rmtree(work, ignore_errors=True)
